@@ -1,0 +1,79 @@
+"""Rewards layer: the epoch's emission by channel, every allocation, cumulative claims."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from aimg_pipeline.defs.partitions import epoch_partitions, epochs_of
+from aimg_pipeline.defs.resources import AimgSettings
+from aimg_pipeline.lib.config import CHANNELS
+from aimg_pipeline.rewards import write_allocations, write_claims, write_emissions
+
+_COMMON = dict(
+    key_prefix="rewards", group_name="rewards", kinds={"python", "parquet"},
+    partitions_def=epoch_partitions, backfill_policy=dg.BackfillPolicy.single_run(),
+)
+
+
+def _tokens(wei: int) -> str:
+    """Wei as a decimal string plus AIMG units (the UI loses integers above 2^31)."""
+    return f"{wei} wei ({wei // 10**18:,}.{wei % 10**18:018d} AIMG)"
+
+
+@dg.asset(**_COMMON, description="E(epoch) from the emission schedule, split by channel bps.")
+def epoch_emissions(context: dg.AssetExecutionContext, settings: AimgSettings):
+    config, warehouse = settings.config(), settings.warehouse()
+    for epoch in epochs_of(context, config.calendar()):
+        by_channel = write_emissions(config, warehouse, epoch)
+    return dg.MaterializeResult(metadata={
+        "emission": _tokens(sum(by_channel.values())),
+        "emission_whole_aimg": sum(by_channel.values()) // 10**18,  # plottable integer
+        "policy_version": config.policy_for(epoch).version,
+        **{f"channel_{c}": str(by_channel[c]) for c in CHANNELS},
+    })
+
+
+@dg.asset(
+    **_COMMON,
+    deps=[epoch_emissions, ["snapshots", "position_snapshots"], ["decoded", "votes"],
+          ["decoded", "contributions"]],
+    check_specs=[dg.AssetCheckSpec(
+        "conservation", asset=["rewards", "allocations"], blocking=True,
+        description="The epoch's allocations sum exactly to its emission (SPEC 6.4).",
+    )],
+    description="Every account's share of every channel and sub-pool, with the treasury "
+    "receiving empty sub-pools as `unallocated`.",
+)
+def allocations(context: dg.AssetExecutionContext, settings: AimgSettings):
+    config, warehouse = settings.config(), settings.warehouse()
+    results = [write_allocations(config, warehouse, e)
+               for e in epochs_of(context, config.calendar())]
+    last = results[-1]
+    lines = ["| channel | amount (wei) |", "|---|---:|"]
+    lines += [f"| {c} | {last.by_channel[c]} |" for c in CHANNELS]
+    unallocated = sum(r.amount for r in last.rows if r.reason == "unallocated")
+    yield dg.MaterializeResult(metadata={
+        "rows": len(last.rows),
+        "recipients": len({r.account for r in last.rows if r.amount}),
+        "emission": _tokens(last.emission),
+        "unallocated": _tokens(unallocated),
+        "summary": dg.MetadataValue.md("\n".join(lines)),
+    })
+    broken = [(r.emission, r.total) for r in results if r.total != r.emission]
+    yield dg.AssetCheckResult(
+        check_name="conservation", passed=not broken,
+        metadata={"epochs_checked": len(results),
+                  "mismatches": str(broken) if broken else "none"},
+    )
+
+
+@dg.asset(**_COMMON, deps=[allocations],
+          description="Cumulative claim per account: the previous epoch's claims plus this "
+          "epoch's allocations.")
+def claims(context: dg.AssetExecutionContext, settings: AimgSettings) -> dg.MaterializeResult:
+    config, warehouse = settings.config(), settings.warehouse()
+    for epoch in epochs_of(context, config.calendar()):
+        result = write_claims(warehouse, epoch)
+    return dg.MaterializeResult(metadata={
+        "accounts": len(result), "total": _tokens(sum(result.values())),
+    })

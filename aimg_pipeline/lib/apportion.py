@@ -1,0 +1,92 @@
+"""Exact largest-remainder apportionment (SPEC section 6.1), used at every allocation level.
+
+``q_k = floor(total * w_k / W)``; the ``total - sum(q)`` leftover wei go one each to the
+keys with the largest remainders ``total * w_k mod W``, ties broken by key ascending (or by
+position in ``order``). Python ints are arbitrary precision, so products of 2**128 amounts
+and balance-second weights never overflow and never touch floating point.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Hashable, Mapping, Sequence
+from typing import TypeVar
+
+K = TypeVar("K", bound=Hashable)
+
+
+def _bad_int(value: object) -> bool:
+    return not isinstance(value, int) or isinstance(value, bool)
+
+
+def apportion(
+    total: int, weights: Mapping[K, int], order: Sequence[K] | None = None
+) -> dict[K, int]:
+    """Split ``total`` wei over ``weights`` so the parts sum to exactly ``total``.
+
+    Every key of ``weights`` appears in the result (weight-0 keys get 0), in the iteration
+    order of ``weights``. Remainder ties go to the smaller key (``sorted`` order; addresses
+    are lowercase hex strings) or, when ``order`` is given, to the key listed first in
+    ``order`` (channels use the SPEC table order). ``order`` must list every key of
+    ``weights`` exactly once; extra entries are ignored.
+
+    Raises ValueError for a negative or non-int (bool included) total or weight and for a
+    zero total weight: an empty pool is the caller's decision (it goes to the treasury),
+    never something to paper over here.
+
+    Cost: one divmod per key plus a selection of the leftover remainders (``heapq.nlargest``
+    when the leftover is small, else one sort of the remainder values); only keys tied at
+    the cut-off remainder are sorted by key. Measured: ~1.7 s for 1,000,000 keys with a
+    2**128 - 1 total and ~2**100-2**150 weights (≈0.45 s divmod, ≈0.45 s remainder sort,
+    ≈0.45 s building the result dict); see test_one_million_keys_is_fast.
+    """
+    if _bad_int(total):
+        raise ValueError(f"total must be an int, got {type(total).__name__}: {total!r}")
+    if total < 0:
+        raise ValueError(f"total must be >= 0, got {total}")
+    keys = list(weights)
+    ws = list(weights.values())
+    if any(type(w) is not int for w in ws):  # fast path; slow path finds the culprit
+        for k, w in zip(keys, ws, strict=True):
+            if _bad_int(w):
+                raise ValueError(f"weight of {k!r} must be an int, got {type(w).__name__}: {w!r}")
+    if ws and min(ws) < 0:
+        k = next(k for k, w in zip(keys, ws, strict=True) if w < 0)
+        raise ValueError(f"weight of {k!r} must be >= 0, got {weights[k]}")
+    W = sum(ws)
+    if W == 0:
+        raise ValueError("total weight is 0: nothing to apportion to (route to treasury)")
+
+    rank: dict[K, int] | None = None
+    if order is not None:
+        rank = {}
+        for i, k in enumerate(order):
+            if k in rank:
+                raise ValueError(f"order lists {k!r} twice")
+            rank[k] = i
+        missing = [k for k in keys if k not in rank]
+        if missing:
+            raise ValueError(f"order does not list weight keys {missing[:5]!r}")
+
+    qr = [divmod(total * w, W) for w in ws]
+    parts = [q for q, _ in qr]
+    leftover = total - sum(parts)
+    if leftover:
+        rems = [r for _, r in qr]
+        # sum(rems) == leftover * W and every rem < W, so more than `leftover` keys have a
+        # positive remainder: the cut-off is > 0 and weight-0 keys can never be chosen.
+        if leftover * 8 < len(rems):
+            cutoff = heapq.nlargest(leftover, rems)[-1]
+        else:
+            cutoff = sorted(rems, reverse=True)[leftover - 1]
+        above = [i for i, r in enumerate(rems) if r > cutoff]
+        tied = [i for i, r in enumerate(rems) if r == cutoff]
+        if rank is None:
+            tied.sort(key=keys.__getitem__)
+        else:
+            tied.sort(key=lambda i: rank[keys[i]])
+        for i in above:
+            parts[i] += 1
+        for i in tied[: leftover - len(above)]:
+            parts[i] += 1
+    return dict(zip(keys, parts, strict=True))

@@ -1,0 +1,571 @@
+"""Deployment configuration: one TOML file holding deployment, registry and policy versions.
+
+Validation is strict on purpose: this file decides who gets paid. Unknown keys (typos),
+missing keys, floats, bools-as-ints, malformed or duplicate addresses and weights that do
+not sum to 10000 are all rejected with a :class:`ConfigError` whose message starts with
+the exact field path (``policy[1].channel_bps: sums to 9000, expected 10000``).
+
+Documented defaults (the only ones): ``excluded_addresses = []`` (top level and per policy
+version), ``deployment.chain_id`` absent, ``deployment.max_total_emission`` absent,
+``deployment.start_block = 0``, ``deployment.confirmations = 12``,
+``registry.distributor`` absent.
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+import json
+import os
+import re
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from eth_utils import is_checksum_address
+
+from aimg_pipeline.lib.calendar import EpochCalendar
+from aimg_pipeline.lib.schedule import emission_schedule
+
+CHANNELS: tuple[str, ...] = ("staking", "governance", "subdao", "liquidity", "contribution")
+KINDS: dict[int, str] = {0: "dataset", 1: "model", 2: "algorithm"}
+ZERO_ADDRESS = "0x" + "0" * 40
+AIMG_VAULT_NAME = "aimg"
+BPS = 10_000
+MAX_AMOUNT = 2**128  # amounts must be < 2**128 (exclusive)
+DEFAULT_CONFIRMATIONS = 12
+
+_ADDRESS_RE = re.compile(r"\A0x[0-9a-fA-F]{40}\Z")
+_NAME_RE = re.compile(r"\A[a-z0-9_-]+\Z")
+_DECIMAL_RE = re.compile(r"\A[0-9]+\Z")
+
+
+class ConfigError(ValueError):
+    """Invalid configuration. ``field`` is the exact path of the offending field."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def _fail(path: str, problem: str) -> ConfigError:
+    return ConfigError(f"{path}: {problem}", field=path)
+
+
+# --------------------------------------------------------------------------- data model
+
+
+@dataclass(frozen=True)
+class Pool:
+    """A Uniswap-V2-style pair whose LP token earns the liquidity channel."""
+
+    name: str
+    address: str
+    agent: str
+
+
+@dataclass(frozen=True)
+class Agent:
+    """A registered AI agent: its token, staking vault, SubDAO governor/treasury, pools."""
+
+    name: str
+    token: str
+    vault: str
+    governor: str
+    treasury: str
+    pools: tuple[Pool, ...]
+
+
+@dataclass(frozen=True)
+class PolicyVersion:
+    """One policy version; in force from ``effective_from_epoch`` until the next one."""
+
+    version: str
+    effective_from_epoch: int
+    decay_bps: int
+    tail_emission: int
+    excluded_addresses: frozenset[str]
+    channel_bps: dict[str, int]  # ordered as CHANNELS
+    kind_multiplier_bps: dict[int, int]  # kind number -> bps
+    agent_weight_bps: dict[str, int]  # agent name -> bps
+    vault_weight_bps: dict[str, int]  # vault address -> bps
+    pool_weight_bps: dict[str, int]  # pool address -> bps
+    digest: str  # sha256 of the canonical JSON (see _policy_digest): the "policy hash"
+
+
+@dataclass(frozen=True)
+class PositionToken:
+    """A token whose time-weighted balances earn: a staking vault or an LP pool."""
+
+    address: str
+    kind: str  # "vault" | "pool"
+    name: str  # "aimg", agent name, or pool name
+    agent: str | None
+
+
+@dataclass(frozen=True)
+class Config:
+    """The validated deployment configuration (all addresses lowercase)."""
+
+    name: str
+    chain_id: int | None
+    genesis: int
+    epoch_seconds: int
+    initial_emission: int
+    max_total_emission: int | None
+    start_block: int
+    confirmations: int
+    treasury: str
+    excluded_addresses: frozenset[str]
+    aimg_token: str
+    aimg_vault: str
+    contribution_registry: str
+    distributor: str | None
+    agents: tuple[Agent, ...]
+    policies: tuple[PolicyVersion, ...]
+
+    def policy_for(self, epoch: int) -> PolicyVersion:
+        """The latest version with ``effective_from_epoch <= epoch`` (SPEC section 4)."""
+        if not isinstance(epoch, int) or isinstance(epoch, bool) or epoch < 0:
+            raise ValueError(f"epoch must be an int >= 0, got {epoch!r}")
+        starts = [p.effective_from_epoch for p in self.policies]
+        return self.policies[bisect.bisect_right(starts, epoch) - 1]
+
+    def calendar(self) -> EpochCalendar:
+        """The epoch calendar defined by ``genesis`` and ``epoch_seconds``."""
+        return EpochCalendar(self.genesis, self.epoch_seconds)
+
+    def position_tokens(self) -> dict[str, PositionToken]:
+        """Address -> position token: the $AIMG vault, every agent vault, every pool."""
+        out = {self.aimg_vault: PositionToken(self.aimg_vault, "vault", AIMG_VAULT_NAME, None)}
+        for agent in self.agents:
+            out[agent.vault] = PositionToken(agent.vault, "vault", agent.name, agent.name)
+        for agent in self.agents:
+            for pool in agent.pools:
+                out[pool.address] = PositionToken(pool.address, "pool", pool.name, agent.name)
+        return out
+
+    def agent_by_governor(self) -> dict[str, Agent]:
+        """Governor address -> agent (to attribute VoteCast logs)."""
+        return {a.governor: a for a in self.agents}
+
+    def agent_by_token(self) -> dict[str, Agent]:
+        """Agent token address -> agent (ContributionAccepted names the agent token)."""
+        return {a.token: a for a in self.agents}
+
+    def excluded_for(self, epoch: int) -> frozenset[str]:
+        """Zero address + global exclusions + those of the version in force at ``epoch``.
+
+        Each position token's own address is excluded by the caller for that token.
+        """
+        return (
+            frozenset({ZERO_ADDRESS})
+            | self.excluded_addresses
+            | self.policy_for(epoch).excluded_addresses
+        )
+
+    def emissions_through(self, epoch: int) -> list[int]:
+        """``[E(0), ..., E(epoch)]`` using the policy version in force at each epoch."""
+
+        def curve_at(e: int) -> tuple[int, int]:
+            p = self.policy_for(e)
+            return p.decay_bps, p.tail_emission
+
+        return emission_schedule(self.initial_emission, curve_at, epoch, self.max_total_emission)
+
+
+# --------------------------------------------------------------------------- primitives
+
+
+def _type_name(value: object) -> str:
+    return {
+        bool: "a boolean",
+        float: "a float",
+        str: "a string",
+        int: "an integer",
+        list: "an array",
+        dict: "a table",
+    }.get(type(value), type(value).__name__)
+
+
+def _table(value: object, path: str, required: Iterable[str], optional: Iterable[str] = ()) -> dict:
+    """Check ``value`` is a table with exactly the allowed keys (no typos, none missing)."""
+    if not isinstance(value, dict):
+        raise _fail(path or "<root>", f"expected a table, got {_type_name(value)}")
+    required = tuple(required)
+    allowed = set(required) | set(optional)
+    prefix = f"{path}." if path else ""
+    for key in value:
+        if key not in allowed:
+            raise _fail(f"{prefix}{key}", f"unknown key (allowed: {', '.join(sorted(allowed))})")
+    for key in required:
+        if key not in value:
+            raise _fail(f"{prefix}{key}", "required key is missing")
+    return value
+
+
+def _list(value: object, path: str, *, non_empty: bool = False) -> list:
+    if not isinstance(value, list):
+        raise _fail(path, f"expected an array, got {_type_name(value)}")
+    if non_empty and not value:
+        raise _fail(path, "must not be empty")
+    return value
+
+
+def _int(value: object, path: str, minimum: int | None = None, maximum: int | None = None) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise _fail(path, f"expected an integer, got {_type_name(value)} {value!r}")
+    if minimum is not None and value < minimum:
+        raise _fail(path, f"{value} is below the minimum {minimum}")
+    if maximum is not None and value > maximum:
+        raise _fail(path, f"{value} is above the maximum {maximum}")
+    return value
+
+
+def _amount(value: object, path: str) -> int:
+    """Wei amount: TOML integer or decimal string (big amounts exceed TOML's int64)."""
+    if isinstance(value, str):
+        if not _DECIMAL_RE.match(value):
+            raise _fail(path, f"{value!r} is not a non-negative decimal integer string")
+        amount = int(value)
+    elif isinstance(value, int) and not isinstance(value, bool):
+        amount = value
+    else:
+        raise _fail(
+            path, f"expected an integer or decimal string, got {_type_name(value)} {value!r}"
+        )
+    if amount < 0:
+        raise _fail(path, f"{amount} is negative")
+    if amount >= MAX_AMOUNT:
+        raise _fail(path, f"{amount} does not fit 128 bits (must be < 2**128)")
+    return amount
+
+
+def _str(value: object, path: str) -> str:
+    if not isinstance(value, str):
+        raise _fail(path, f"expected a string, got {_type_name(value)}")
+    if not value:
+        raise _fail(path, "must not be empty")
+    return value
+
+
+def _name(value: object, path: str) -> str:
+    name = _str(value, path)
+    if not _NAME_RE.match(name):
+        raise _fail(path, f"{name!r} must be lowercase [a-z0-9_-]+")
+    return name
+
+
+def _address(value: object, path: str, *, allow_zero: bool = False) -> str:
+    """``0x`` + 40 hex; mixed case must be a valid EIP-55 checksum; returned lowercase."""
+    if not isinstance(value, str) or not _ADDRESS_RE.match(value):
+        shown = f'"{value}"' if isinstance(value, str) else f"{_type_name(value)} {value!r}"
+        raise _fail(path, f"{shown} is not a 20-byte hex address")
+    digits = value[2:]
+    if digits != digits.lower() and digits != digits.upper() and not is_checksum_address(value):
+        raise _fail(path, f'"{value}" has mixed case but an invalid EIP-55 checksum')
+    address = value.lower()
+    if not allow_zero and address == ZERO_ADDRESS:
+        raise _fail(path, "the zero address is not allowed here")
+    return address
+
+
+def _address_set(value: object, path: str) -> frozenset[str]:
+    seen: dict[str, int] = {}
+    for i, item in enumerate(_list(value, path)):
+        address = _address(item, f"{path}[{i}]", allow_zero=True)
+        if address in seen:
+            raise _fail(f"{path}[{i}]", f"duplicate of {path}[{seen[address]}] ({address})")
+        seen[address] = i
+    return frozenset(seen)
+
+
+def _bps_table(
+    value: object,
+    path: str,
+    names: Iterable[str],
+    what: str,
+    *,
+    max_each: int | None = BPS,
+    sum_to: int | None = BPS,
+) -> dict[str, int]:
+    """A table keyed by exactly ``names`` (in that order), each value validated as bps."""
+    names = tuple(names)
+    if not isinstance(value, dict):
+        raise _fail(path, f"expected a table, got {_type_name(value)}")
+    unknown = [k for k in value if k not in names]
+    if unknown:
+        raise _fail(
+            f"{path}.{unknown[0]}", f"unknown {what} {unknown[0]!r} (expected: {', '.join(names)})"
+        )
+    missing = [k for k in names if k not in value]
+    if missing:
+        raise _fail(path, f"missing {what}(s): {', '.join(missing)}")
+    out = {k: _int(value[k], f"{path}.{k}", 0, max_each) for k in names}
+    if sum_to is not None and sum(out.values()) != sum_to:
+        raise _fail(path, f"sums to {sum(out.values())}, expected {sum_to}")
+    return out
+
+
+# --------------------------------------------------------------------------- sections
+
+
+def _parse_agents(value: object) -> tuple[Agent, ...]:
+    agents: list[Agent] = []
+    names: dict[str, int] = {}
+    pool_names: dict[str, str] = {}
+    for i, raw in enumerate(_list(value, "registry.agents", non_empty=True)):
+        path = f"registry.agents[{i}]"
+        t = _table(raw, path, ("name", "token", "vault", "governor", "treasury", "pools"))
+        name = _name(t["name"], f"{path}.name")
+        if name == AIMG_VAULT_NAME:
+            raise _fail(f"{path}.name", f'"{AIMG_VAULT_NAME}" is reserved for the $AIMG vault')
+        if name in names:
+            raise _fail(f"{path}.name", f'"{name}" duplicates registry.agents[{names[name]}].name')
+        names[name] = i
+        pools: list[Pool] = []
+        for j, raw_pool in enumerate(_list(t["pools"], f"{path}.pools", non_empty=True)):
+            ppath = f"{path}.pools[{j}]"
+            p = _table(raw_pool, ppath, ("name", "address"))
+            pname = _name(p["name"], f"{ppath}.name")
+            if pname in pool_names:
+                raise _fail(f"{ppath}.name", f'pool name "{pname}" duplicates {pool_names[pname]}')
+            pool_names[pname] = f"{ppath}.name"
+            pools.append(Pool(pname, _address(p["address"], f"{ppath}.address"), name))
+        agents.append(
+            Agent(
+                name=name,
+                token=_address(t["token"], f"{path}.token"),
+                vault=_address(t["vault"], f"{path}.vault"),
+                governor=_address(t["governor"], f"{path}.governor"),
+                treasury=_address(t["treasury"], f"{path}.treasury"),
+                pools=tuple(pools),
+            )
+        )
+    return tuple(agents)
+
+
+def _policy_digest(p: Mapping[str, Any]) -> str:
+    """sha256 of canonical JSON: sorted keys, no whitespace, every int a decimal string.
+
+    Addresses (not names) are hashed for vault/pool weights so that re-pointing a name
+    at another contract changes the policy hash.
+    """
+
+    def canon(v: Any) -> Any:
+        if isinstance(v, bool):
+            return v
+        if isinstance(v, int):
+            return str(v)
+        if isinstance(v, Mapping):
+            return {str(k): canon(x) for k, x in v.items()}
+        if isinstance(v, (frozenset, set)):
+            return sorted(v)
+        return v
+
+    blob = json.dumps(canon(p), sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def _parse_policies(
+    value: object, agents: tuple[Agent, ...], aimg_vault: str
+) -> tuple[PolicyVersion, ...]:
+    agent_names = tuple(a.name for a in agents)
+    vault_addr = {AIMG_VAULT_NAME: aimg_vault} | {a.name: a.vault for a in agents}
+    pool_addr = {p.name: p.address for a in agents for p in a.pools}
+    out: list[PolicyVersion] = []
+    versions: dict[str, int] = {}
+    for i, raw in enumerate(_list(value, "policy", non_empty=True)):
+        path = f"policy[{i}]"
+        t = _table(
+            raw,
+            path,
+            (
+                "version",
+                "effective_from_epoch",
+                "decay_bps",
+                "tail_emission",
+                "channel_bps",
+                "kind_multiplier_bps",
+                "agent_weight_bps",
+                "vault_weight_bps",
+                "pool_weight_bps",
+            ),
+            ("excluded_addresses",),
+        )
+        version = _str(t["version"], f"{path}.version")
+        if version in versions:
+            raise _fail(
+                f"{path}.version", f'"{version}" duplicates policy[{versions[version]}].version'
+            )
+        versions[version] = i
+        start = _int(t["effective_from_epoch"], f"{path}.effective_from_epoch", 0)
+        if i == 0 and start != 0:
+            raise _fail(
+                f"{path}.effective_from_epoch", f"the first version must start at 0, got {start}"
+            )
+        if out and start <= out[-1].effective_from_epoch:
+            raise _fail(
+                f"{path}.effective_from_epoch",
+                f"{start} must be greater than policy[{i - 1}].effective_from_epoch "
+                f"({out[-1].effective_from_epoch})",
+            )
+        decay = _int(t["decay_bps"], f"{path}.decay_bps", 0, BPS)
+        tail = _amount(t["tail_emission"], f"{path}.tail_emission")
+        excluded = _address_set(t.get("excluded_addresses", []), f"{path}.excluded_addresses")
+        channels = _bps_table(t["channel_bps"], f"{path}.channel_bps", CHANNELS, "channel")
+        kinds_by_name = _bps_table(
+            t["kind_multiplier_bps"],
+            f"{path}.kind_multiplier_bps",
+            KINDS.values(),
+            "kind",
+            max_each=None,
+            sum_to=None,
+        )
+        kinds = {num: kinds_by_name[kname] for num, kname in KINDS.items()}
+        agent_w = _bps_table(
+            t["agent_weight_bps"], f"{path}.agent_weight_bps", agent_names, "agent"
+        )
+        vault_w = _bps_table(
+            t["vault_weight_bps"], f"{path}.vault_weight_bps", vault_addr.keys(), "vault"
+        )
+        pool_w = _bps_table(
+            t["pool_weight_bps"], f"{path}.pool_weight_bps", pool_addr.keys(), "pool"
+        )
+        fields: dict[str, Any] = {
+            "version": version,
+            "effective_from_epoch": start,
+            "decay_bps": decay,
+            "tail_emission": tail,
+            "excluded_addresses": excluded,
+            "channel_bps": channels,
+            "kind_multiplier_bps": kinds,
+            "agent_weight_bps": agent_w,
+            "vault_weight_bps": {vault_addr[n]: w for n, w in vault_w.items()},
+            "pool_weight_bps": {pool_addr[n]: w for n, w in pool_w.items()},
+        }
+        out.append(PolicyVersion(**fields, digest=_policy_digest(fields)))
+    return tuple(out)
+
+
+def _check_distinct_roles(roles: list[tuple[str, str | None]]) -> None:
+    """One address, one role: a contract used twice would be double-counted or self-paid."""
+    seen: dict[str, str] = {}
+    for path, address in roles:
+        if address is None:
+            continue
+        if address in seen:
+            raise _fail(path, f"{address} is already used by {seen[address]}")
+        seen[address] = path
+
+
+def _parse(doc: dict) -> Config:
+    top = _table(doc, "", ("treasury", "deployment", "registry", "policy"), ("excluded_addresses",))
+    treasury = _address(top["treasury"], "treasury")
+    excluded = _address_set(top.get("excluded_addresses", []), "excluded_addresses")
+
+    d = _table(
+        top["deployment"],
+        "deployment",
+        ("name", "genesis", "epoch_seconds", "initial_emission"),
+        ("chain_id", "max_total_emission", "start_block", "confirmations"),
+    )
+    name = _str(d["name"], "deployment.name")
+    chain_id = _int(d["chain_id"], "deployment.chain_id", 1) if "chain_id" in d else None
+    genesis = _int(d["genesis"], "deployment.genesis", 0)
+    epoch_seconds = _int(d["epoch_seconds"], "deployment.epoch_seconds", 1)
+    initial = _amount(d["initial_emission"], "deployment.initial_emission")
+    max_total = (
+        _amount(d["max_total_emission"], "deployment.max_total_emission")
+        if "max_total_emission" in d
+        else None
+    )
+    start_block = _int(d.get("start_block", 0), "deployment.start_block", 0)
+    confirmations = _int(
+        d.get("confirmations", DEFAULT_CONFIRMATIONS), "deployment.confirmations", 0
+    )
+
+    r = _table(
+        top["registry"],
+        "registry",
+        ("aimg_token", "aimg_vault", "contribution_registry", "agents"),
+        ("distributor",),
+    )
+    aimg_token = _address(r["aimg_token"], "registry.aimg_token")
+    aimg_vault = _address(r["aimg_vault"], "registry.aimg_vault")
+    contribution_registry = _address(r["contribution_registry"], "registry.contribution_registry")
+    distributor = _address(r["distributor"], "registry.distributor") if "distributor" in r else None
+    agents = _parse_agents(r["agents"])
+
+    roles: list[tuple[str, str | None]] = [
+        ("treasury", treasury),
+        ("registry.aimg_token", aimg_token),
+        ("registry.aimg_vault", aimg_vault),
+        ("registry.contribution_registry", contribution_registry),
+        ("registry.distributor", distributor),
+    ]
+    for i, a in enumerate(agents):
+        p = f"registry.agents[{i}]"
+        roles += [
+            (f"{p}.token", a.token),
+            (f"{p}.vault", a.vault),
+            (f"{p}.governor", a.governor),
+            (f"{p}.treasury", a.treasury),
+        ]
+        roles += [(f"{p}.pools[{j}].address", pool.address) for j, pool in enumerate(a.pools)]
+    _check_distinct_roles(roles)
+
+    policies = _parse_policies(top["policy"], agents, aimg_vault)
+    return Config(
+        name=name,
+        chain_id=chain_id,
+        genesis=genesis,
+        epoch_seconds=epoch_seconds,
+        initial_emission=initial,
+        max_total_emission=max_total,
+        start_block=start_block,
+        confirmations=confirmations,
+        treasury=treasury,
+        excluded_addresses=excluded,
+        aimg_token=aimg_token,
+        aimg_vault=aimg_vault,
+        contribution_registry=contribution_registry,
+        distributor=distributor,
+        agents=agents,
+        policies=policies,
+    )
+
+
+def parse_config(text: str, source: str = "<config>") -> Config:
+    """Parse and fully validate a config document; any problem is a ConfigError.
+
+    Messages start with the field path; when ``source`` is not the default, `` (in
+    <source>)`` is appended so the user knows which file to open.
+    """
+    suffix = "" if source == "<config>" else f" (in {source})"
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{source}: invalid TOML: {e}") from None
+    except TypeError as e:  # text is not a str
+        raise ConfigError(f"{source}: config text must be a str: {e}") from None
+    try:
+        return _parse(doc)
+    except ConfigError as e:
+        raise ConfigError(f"{e}{suffix}", field=e.field) from None
+
+
+def load_config(path: str | os.PathLike) -> Config:
+    """Read ``path`` (UTF-8 TOML) and validate it; errors name the file."""
+    source = os.fspath(path)
+    try:
+        with open(source, "rb") as f:
+            raw = f.read()
+    except OSError as e:
+        raise ConfigError(f"{source}: cannot read config: {e.strerror or e}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{source}: config is not UTF-8: {e}") from None
+    return parse_config(text, source=source)

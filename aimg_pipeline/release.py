@@ -1,0 +1,95 @@
+"""Assembling an epoch's release from the warehouse, re-checked against the chain, and
+publishing it (the step the ``publish/distribution`` asset and the CLI share)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+from aimg_pipeline import __version__
+from aimg_pipeline.chain import ChainClient, ChainError
+from aimg_pipeline.lib.config import Config
+from aimg_pipeline.publish import EpochRelease, PublishResult, build_files, publish
+from aimg_pipeline.rewards import epoch_emission
+from aimg_pipeline.warehouse import Warehouse
+
+INPUT_TABLES = ("raw_logs", "position_changes", "votes", "contributions", "quarantine")
+
+
+class ReorgError(ChainError):
+    """Blocks the epoch was computed from are no longer on the chain."""
+
+
+def check_blocks(client: ChainClient, warehouse: Warehouse, epoch: int) -> None:
+    """Refuse to go on if any block hash the epoch was computed from has changed."""
+    stored: dict[int, str] = {}
+    bounds = warehouse.read("epochs", epoch).to_pylist()[0]
+    for side in ("first", "last"):
+        if bounds[f"{side}_block_hash"]:
+            stored[bounds[f"{side}_block"]] = bounds[f"{side}_block_hash"]
+    logs = warehouse.read("raw_logs", epoch).select(["block_number", "block_hash"]).to_pydict()
+    stored.update(zip(logs["block_number"], logs["block_hash"], strict=True))
+    changed = [
+        f"block {number}: stored {stored[number]}, chain now {now}"
+        for number in sorted(stored)
+        if (now := client.block(number).hash) != stored[number]
+    ]
+    if changed:
+        raise ReorgError(
+            f"epoch {epoch} was computed from blocks that changed on the chain (reorg): "
+            + "; ".join(changed[:10]) + (f" and {len(changed) - 10} more" if len(changed) > 10
+                                         else "")
+            + ". Re-materialize the epoch from raw_logs on to ingest the new blocks."
+        )
+
+
+def assemble(config: Config, warehouse: Warehouse, epoch: int) -> EpochRelease:
+    bounds = warehouse.read("epochs", epoch).to_pylist()[0]
+    policy = config.policy_for(epoch)
+    emissions = warehouse.read("epoch_emissions", epoch).to_pydict()
+    allocations = warehouse.read("allocations", epoch).to_pydict()
+    claims = warehouse.read("claims", epoch).to_pydict()
+    return EpochRelease(
+        epoch=epoch,
+        window_start=bounds["start_ts"],
+        window_end=bounds["end_ts"],
+        blocks={k: bounds[k] for k in ("from_block", "to_block", "first_block", "last_block",
+                                       "first_block_hash", "last_block_hash")},
+        policy_version=policy.version,
+        policy_hash=policy.digest,
+        code_version=__version__,
+        input_rows={t: pq.read_metadata(warehouse.path(t, epoch)).num_rows
+                    for t in INPUT_TABLES},
+        emission=epoch_emission(config, epoch),
+        by_channel={c: int(a) for c, a in zip(emissions["channel"], emissions["amount"],
+                                               strict=True)},
+        allocations=[
+            (c, p, a, int(w), int(m), r) for c, p, a, w, m, r in zip(
+                allocations["channel"], allocations["pool"], allocations["account"],
+                allocations["weight"], allocations["amount"], allocations["reason"], strict=True)
+        ],
+        claims={a: int(v) for a, v in zip(claims["account"], claims["cumulative_amount"],
+                                           strict=True)},
+    )
+
+
+def publish_epoch(
+    config: Config,
+    warehouse: Warehouse,
+    client: ChainClient | None,
+    root: Path,
+    epoch: int,
+    republish_reason: str | None = None,
+) -> PublishResult:
+    """Re-check the chain (when a client is given), build the files, publish, record it."""
+    if client is not None:
+        check_blocks(client, warehouse, epoch)
+    release = assemble(config, warehouse, epoch)
+    result = publish(root, epoch, build_files(release), republish_reason)
+    warehouse.write("distributions", epoch, {
+        "epoch": [epoch], "merkle_root": [result.merkle_root],
+        "total": [str(sum(release.claims.values()))], "account_count": [len(release.claims)],
+        "artifact_path": [str(result.folder)], "republished": [result.status == "republished"],
+    })
+    return result

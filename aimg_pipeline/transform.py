@@ -1,0 +1,117 @@
+"""Decoding and snapshotting one epoch: the SQL in ``sql/`` run by DuckDB, glued exactly.
+
+Decoding is columnar (one SQL pass over the epoch's raw logs), and every raw log ends up
+exactly once: decoded, analytics-only (pool Mint/Burn/Swap/Sync), or in ``quarantine``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+from aimg_pipeline.events import TOPIC0
+from aimg_pipeline.lib.config import Config
+from aimg_pipeline.warehouse import TABLES, Warehouse, run_sql
+
+
+@dataclass(frozen=True)
+class DecodeResult:
+    raw_logs: int
+    position_changes: int
+    votes: int
+    contributions: int
+    quarantine: int
+    quarantine_reasons: dict[str, int]
+
+
+def _sources(config: Config) -> pa.Table:
+    rows = [(t.address, t.kind, t.name, t.agent) for t in config.position_tokens().values()]
+    rows += [(a.governor, "governor", a.name, a.name) for a in config.agents]
+    rows.append((config.contribution_registry, "contribution_registry", "contributions", None))
+    address, kind, name, agent = (list(column) for column in zip(*rows, strict=True))
+    return pa.table({"address": address, "source_kind": kind, "name": name, "agent": agent})
+
+
+def decode_epoch(config: Config, warehouse: Warehouse, epoch: int) -> DecodeResult:
+    """Classify and decode one epoch's raw logs into the decoded tables and quarantine."""
+    con = warehouse.connect()
+    earlier_ids = con.execute(
+        "SELECT DISTINCT contribution_id FROM contributions WHERE epoch < ?", [epoch]
+    ).fetch_arrow_table()
+    raw_logs = warehouse.read("raw_logs", epoch)
+    con.register("epoch_logs", raw_logs)
+    con.register("event_types", pa.table({
+        "topic0": list(TOPIC0.values()), "event": list(TOPIC0.keys())}))
+    con.register("sources", _sources(config))
+    con.register("agent_tokens", pa.table({
+        "token": [a.token for a in config.agents], "agent": [a.name for a in config.agents]}))
+    con.register("known_contribution_ids", earlier_ids)
+    con.register("classified_logs", run_sql(con, "classify_logs"))
+
+    changes = run_sql(con, "decode_position_changes", epoch=epoch)
+    votes = run_sql(con, "decode_votes", epoch=epoch)
+    contributions = run_sql(con, "decode_contributions", epoch=epoch).to_pydict()
+    multipliers = config.policy_for(epoch).kind_multiplier_bps
+    contributions["weight"] = [
+        str(int(score) * multipliers[kind])
+        for score, kind in zip(contributions["score"], contributions["kind"], strict=True)
+    ]
+    quarantine = run_sql(con, "quarantine", epoch=epoch)
+    reasons: dict[str, int] = {}
+    for reason in quarantine["reason"].to_pylist():
+        reasons[reason] = reasons.get(reason, 0) + 1
+    con.close()
+    return DecodeResult(
+        raw_logs=raw_logs.num_rows,
+        position_changes=warehouse.write("position_changes", epoch, changes),
+        votes=warehouse.write("votes", epoch, votes),
+        contributions=warehouse.write("contributions", epoch, contributions),
+        quarantine=warehouse.write("quarantine", epoch, quarantine),
+        quarantine_reasons=reasons,
+    )
+
+
+@dataclass(frozen=True)
+class SnapshotResult:
+    rows: int
+    holders: int
+    negative: list[tuple[str, str, int]]  # (pool, account, closing) that went below zero
+
+
+def snapshot_epoch(config: Config, warehouse: Warehouse, epoch: int) -> SnapshotResult:
+    """Opening/closing balances and balance-seconds per position token and account."""
+    window = config.calendar().window(epoch)
+    previous = (
+        warehouse.read("position_snapshots", epoch - 1)
+        if epoch > 0
+        else TABLES["position_snapshots"][0].empty_table()
+    )
+    con = warehouse.connect()
+    con.register("epoch_position_changes", warehouse.read("position_changes", epoch))
+    con.register("previous_snapshots", previous.select(
+        ["pool", "pool_name", "token_kind", "account", "closing_balance"]))
+    parts = run_sql(con, "position_snapshots", start=window.start, end=window.end).to_pydict()
+    con.close()
+
+    length = window.length
+    opening, closing, seconds, negative = [], [], [], []
+    for i, pool in enumerate(parts["pool"]):
+        def limbs(name: str, i: int = i) -> int:
+            return (int(parts[f"{name}_hi"][i]) << 64) + int(parts[f"{name}_lo"][i])
+
+        open_balance = int(parts["previous_closing"][i]) + limbs("before")
+        close_balance = open_balance + limbs("window")
+        balance_seconds = open_balance * length + limbs("timed")
+        if close_balance < 0 or open_balance < 0:
+            negative.append((pool, parts["account"][i], close_balance))
+        opening.append(str(open_balance))
+        closing.append(str(close_balance))
+        seconds.append(str(balance_seconds))
+    count = len(opening)
+    rows = warehouse.write("position_snapshots", epoch, {
+        "epoch": [epoch] * count, "pool": parts["pool"], "pool_name": parts["pool_name"],
+        "token_kind": parts["token_kind"], "account": parts["account"],
+        "opening_balance": opening, "closing_balance": closing, "balance_seconds": seconds,
+    })
+    return SnapshotResult(rows, len(set(parts["account"])), negative)

@@ -1,0 +1,185 @@
+"""The analytics store: one Parquet file per table and epoch, DuckDB views over them.
+
+Why not tables inside one DuckDB file: DuckDB admits one writing process per file and then
+refuses readers in other processes, so analysts could not query during a backfill and
+concurrent runs would hit lock errors. Here every write is one epoch's file of one table,
+written to a temporary name and renamed into place (atomic, so a crash never leaves half a
+file visible and two runs never share a file), and ``analytics.duckdb`` holds only views
+that read the Parquet files; the pipeline never opens it for writing while it runs.
+
+Integers that can exceed 64 bits (amounts, balances, weights) are stored in Parquet as
+decimal strings, because DuckDB writes HUGEINT to Parquet as DOUBLE; the views cast them to
+DuckDB ``BIGNUM`` (arbitrary precision: exact for sum, +, -, comparison).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+
+_S, _I, _B = pa.string(), pa.int64(), pa.bool_()
+
+# name -> (columns, big-integer columns exposed as BIGNUM). Every table has `epoch`.
+TABLES: dict[str, tuple[pa.Schema, tuple[str, ...]]] = {
+    "raw_logs": (pa.schema([
+        ("epoch", _I), ("block_number", _I), ("block_hash", _S), ("block_timestamp", _I),
+        ("transaction_hash", _S), ("transaction_index", _I), ("log_index", _I),
+        ("address", _S), ("topic0", _S), ("topic1", _S), ("topic2", _S), ("topic3", _S),
+        ("data", _S),
+    ]), ()),
+    "epochs": (pa.schema([
+        ("epoch", _I), ("start_ts", _I), ("end_ts", _I), ("from_block", _I), ("to_block", _I),
+        ("first_block", _I), ("last_block", _I), ("first_block_hash", _S),
+        ("last_block_hash", _S), ("log_count", _I),
+    ]), ()),
+    "position_changes": (pa.schema([
+        ("epoch", _I), ("pool", _S), ("pool_name", _S), ("token_kind", _S), ("account", _S),
+        ("block_number", _I), ("block_timestamp", _I), ("log_index", _I), ("delta", _S),
+    ]), ("delta",)),
+    "position_snapshots": (pa.schema([
+        ("epoch", _I), ("pool", _S), ("pool_name", _S), ("token_kind", _S), ("account", _S),
+        ("opening_balance", _S), ("closing_balance", _S), ("balance_seconds", _S),
+    ]), ("opening_balance", "closing_balance", "balance_seconds")),
+    "votes": (pa.schema([
+        ("epoch", _I), ("agent", _S), ("governor", _S), ("voter", _S), ("proposal_id", _S),
+        ("support", _I), ("weight", _S), ("block_number", _I), ("log_index", _I),
+    ]), ("weight",)),
+    "contributions": (pa.schema([
+        ("epoch", _I), ("agent", _S), ("contributor", _S), ("contribution_id", _S),
+        ("kind", _I), ("score", _S), ("weight", _S), ("block_number", _I), ("log_index", _I),
+    ]), ("score", "weight")),
+    "quarantine": (pa.schema([
+        ("epoch", _I), ("reason", _S), ("block_number", _I), ("transaction_hash", _S),
+        ("log_index", _I), ("address", _S), ("topic0", _S),
+    ]), ()),
+    "epoch_emissions": (pa.schema([
+        ("epoch", _I), ("channel", _S), ("amount", _S), ("policy_version", _S),
+    ]), ("amount",)),
+    "allocations": (pa.schema([
+        ("epoch", _I), ("channel", _S), ("pool", _S), ("account", _S), ("weight", _S),
+        ("amount", _S), ("reason", _S),
+    ]), ("weight", "amount")),
+    "claims": (pa.schema([
+        ("epoch", _I), ("account", _S), ("cumulative_amount", _S),
+    ]), ("cumulative_amount",)),
+    "distributions": (pa.schema([
+        ("epoch", _I), ("merkle_root", _S), ("total", _S), ("account_count", _I),
+        ("artifact_path", _S), ("republished", _B),
+    ]), ("total",)),
+}
+
+
+class WarehouseError(RuntimeError):
+    """A table file is missing or does not have the documented schema."""
+
+
+def _quote(literal: str) -> str:
+    """Quote a path as a SQL string literal (paths are ours, never user values)."""
+    return "'" + literal.replace("'", "''") + "'"
+
+
+class Warehouse:
+    """Reads and writes the per-epoch Parquet tables under ``AIMG_HOME/warehouse``."""
+
+    def __init__(self, home: Path) -> None:
+        self.home = Path(home)
+        self.root = self.home / "warehouse"
+        self.analytics_path = self.home / "analytics.duckdb"
+
+    def path(self, table: str, epoch: int) -> Path:
+        if table not in TABLES:
+            raise WarehouseError(f"unknown table {table!r}")
+        return self.root / table / f"epoch={epoch:05d}.parquet"
+
+    def has(self, table: str, epoch: int) -> bool:
+        return self.path(table, epoch).exists()
+
+    def write(self, table: str, epoch: int, data: pa.Table | Mapping[str, list[Any]]) -> int:
+        """Atomically replace one epoch's rows of a table; returns the row count."""
+        schema, _ = TABLES[table]
+        if not isinstance(data, pa.Table):
+            data = pa.table({name: data[name] for name in schema.names}, schema=schema)
+        data = data.select(schema.names).cast(schema)
+        if data.num_rows and pa.compute.any(pa.compute.not_equal(data["epoch"], epoch)).as_py():
+            raise WarehouseError(f"{table}: rows for another epoch than {epoch}")
+        target = self.path(table, epoch)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        pq.write_table(data, temporary, compression="zstd")
+        os.replace(temporary, target)
+        return data.num_rows
+
+    def read(self, table: str, epoch: int) -> pa.Table:
+        path = self.path(table, epoch)
+        if not path.exists():
+            raise WarehouseError(
+                f"{table} for epoch {epoch} is not materialized ({path} missing); "
+                "materialize the epochs in order"
+            )
+        return pq.read_table(path, schema=TABLES[table][0])
+
+    def _ensure_empty_files(self) -> None:
+        """One zero-row file per table, so views work before the first epoch lands."""
+        for table, (schema, _) in TABLES.items():
+            empty = self.root / table / "_empty.parquet"
+            if not empty.exists():
+                empty.parent.mkdir(parents=True, exist_ok=True)
+                temporary = empty.with_name(f"._empty.{os.getpid()}.tmp")
+                pq.write_table(schema.empty_table(), temporary)
+                os.replace(temporary, empty)
+
+    def view_sql(self, table: str) -> str:
+        """The SELECT behind a table's view: every epoch file, big integers as BIGNUM."""
+        schema, big = TABLES[table]
+        columns = ", ".join(
+            f"CAST({c} AS BIGNUM) AS {c}" if c in big else c for c in schema.names
+        )
+        glob = _quote(str(self.root / table / "*.parquet"))
+        return f"SELECT {columns} FROM read_parquet({glob}, union_by_name = true)"
+
+    def connect(self) -> duckdb.DuckDBPyConnection:
+        """An in-memory DuckDB with a view per table, for the pipeline's own SQL."""
+        self._ensure_empty_files()
+        con = duckdb.connect()
+        for table in TABLES:
+            con.execute(f"CREATE VIEW {table} AS {self.view_sql(table)}")
+        return con
+
+    def ensure_analytics_db(self) -> Path:
+        """(Re)build ``analytics.duckdb`` when its view definitions changed.
+
+        Built in a temporary file and renamed into place, so a reader that has the old file
+        open keeps reading it and the next reader opens the new one.
+        """
+        self._ensure_empty_files()
+        ddl = [f"CREATE VIEW {table} AS {self.view_sql(table)};" for table in TABLES]
+        digest = hashlib.sha256("\n".join(ddl).encode()).hexdigest()
+        stamp = self.home / ".analytics.version"
+        if self.analytics_path.exists() and stamp.exists() and stamp.read_text() == digest:
+            return self.analytics_path
+        temporary = self.home / f".analytics.{os.getpid()}.duckdb.tmp"
+        temporary.unlink(missing_ok=True)
+        con = duckdb.connect(str(temporary))
+        try:
+            for statement in ddl:
+                con.execute(statement)
+        finally:
+            con.close()
+        os.replace(temporary, self.analytics_path)
+        stamp.write_text(digest)
+        return self.analytics_path
+
+
+def run_sql(con: duckdb.DuckDBPyConnection, name: str, **params: Any) -> pa.Table:
+    """Run ``sql/<name>.sql`` with named parameters ($name) and return the result as Arrow."""
+    text = (SQL_DIR / f"{name}.sql").read_text()
+    return con.execute(text, params).fetch_arrow_table()
