@@ -38,7 +38,7 @@ def decode_epoch(config: Config, warehouse: Warehouse, epoch: int) -> DecodeResu
     con = warehouse.connect()
     earlier_ids = con.execute(
         "SELECT DISTINCT contribution_id FROM contributions WHERE epoch < ?", [epoch]
-    ).fetch_arrow_table()
+    ).to_arrow_table()
     raw_logs = warehouse.read("raw_logs", epoch)
     con.register("epoch_logs", raw_logs)
     con.register("event_types", pa.table({

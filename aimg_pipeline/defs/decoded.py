@@ -1,7 +1,5 @@
 """Decoded layer: position changes, votes and contributions, and what was quarantined."""
 
-from __future__ import annotations
-
 import dagster as dg
 
 from aimg_pipeline.defs.partitions import epoch_partitions, epochs_of

@@ -7,8 +7,6 @@ and the epoch sensor add each epoch's key once the chain has finalized it. Keys 
 the UI shows both.
 """
 
-from __future__ import annotations
-
 import dagster as dg
 
 from aimg_pipeline.lib.calendar import EpochCalendar

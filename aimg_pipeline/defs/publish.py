@@ -1,7 +1,5 @@
 """Publish layer: the epoch's immutable distribution folder and its row in `distributions`."""
 
-from __future__ import annotations
-
 import dagster as dg
 
 from aimg_pipeline.defs.partitions import epoch_partitions, epochs_of

@@ -1,7 +1,5 @@
 """Raw layer: the chain's logs for an epoch, stored verbatim."""
 
-from __future__ import annotations
-
 import dagster as dg
 
 from aimg_pipeline.defs.partitions import epoch_partitions, epochs_of

@@ -1,7 +1,6 @@
 """Resources: where the pipeline's files live, and the chain it reads."""
 
-from __future__ import annotations
-
+import os
 from pathlib import Path
 
 import dagster as dg
@@ -10,24 +9,39 @@ from aimg_pipeline.chain import ChainClient
 from aimg_pipeline.lib.config import Config, load_config
 from aimg_pipeline.warehouse import Warehouse
 
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
 
 class AimgSettings(dg.ConfigurableResource):
-    """The policy/registry file (``AIMG_CONFIG``) and the data home (``AIMG_HOME``)."""
+    """The policy/registry file and the data home.
 
-    home: str
-    config_path: str
+    Empty fields fall back, when a run starts, to ``AIMG_HOME`` (default ``.aimg`` in the
+    project root) and ``AIMG_CONFIG`` (default the config the demo writes into the home).
+    """
+
+    home: str = ""
+    config_path: str = ""
+
+    @property
+    def home_path(self) -> Path:
+        return Path(self.home or os.environ.get("AIMG_HOME") or PROJECT_ROOT / ".aimg").resolve()
+
+    @property
+    def config_file(self) -> Path:
+        chosen = self.config_path or os.environ.get("AIMG_CONFIG")
+        return Path(chosen).resolve() if chosen else self.home_path / "demo" / "aimg.toml"
 
     def config(self) -> Config:
-        return load_config(self.config_path)
+        return load_config(self.config_file)
 
     def warehouse(self) -> Warehouse:
-        warehouse = Warehouse(Path(self.home))
+        warehouse = Warehouse(self.home_path)
         warehouse.ensure_analytics_db()
         return warehouse
 
     @property
     def publish_root(self) -> Path:
-        return Path(self.home) / "published"
+        return self.home_path / "published"
 
 
 class ChainResource(dg.ConfigurableResource):

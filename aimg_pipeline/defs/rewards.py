@@ -1,7 +1,5 @@
 """Rewards layer: the epoch's emission by channel, every allocation, cumulative claims."""
 
-from __future__ import annotations
-
 import dagster as dg
 
 from aimg_pipeline.defs.partitions import epoch_partitions, epochs_of

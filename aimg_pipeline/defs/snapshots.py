@@ -1,7 +1,5 @@
 """Snapshot layer: balances and balance-seconds per position token and holder."""
 
-from __future__ import annotations
-
 import dagster as dg
 
 from aimg_pipeline.defs.partitions import epoch_partitions, epochs_of

@@ -465,10 +465,17 @@ class DevChainNode:
 
     # -- execution ----------------------------------------------------------------------
 
+    def _call_tx(self, wire: Any) -> dict[str, Any]:
+        """A call's transaction; without 'from' a funded account pays the (virtual) gas,
+        because eth-tester checks the sender's balance even for eth_call."""
+        tx = _tx_from_wire(wire)
+        tx.setdefault("from", self.tester.get_accounts()[0])
+        return tx
+
     def _call(self, params: list[Any]) -> str:
         from eth_tester.exceptions import TransactionFailed
 
-        tx = _tx_from_wire(params[0])
+        tx = self._call_tx(params[0])
         try:
             return _to_wire(self.tester.call(tx, self._block_param(params, 1)))
         except TransactionFailed as exc:
@@ -477,7 +484,7 @@ class DevChainNode:
     def _estimate_gas(self, params: list[Any]) -> str:
         from eth_tester.exceptions import TransactionFailed
 
-        tx = _tx_from_wire(params[0])
+        tx = self._call_tx(params[0])
         try:
             return hex(self.tester.estimate_gas(tx, self._block_param(params, 1)))
         except TransactionFailed as exc:
@@ -500,7 +507,14 @@ class DevChainNode:
             tx["nonce"] = nonce
             self._pending_nonces[sender] = nonce + 1
         try:
-            tx_hash = self.tester.send_transaction(tx)
+            if self._automine:
+                tx_hash = self.tester.send_transaction(tx)
+            else:
+                # eth-tester's own no-automine mode validates every queued transaction
+                # against the last mined state, so a second transaction of one sender
+                # fails on its nonce. Apply it straight to py-evm's pending block instead
+                # (what geth/anvil do); evm_mine then seals all of them in one block.
+                tx_hash = self.tester._add_transaction_to_pending_block(tx)
         except ValidationError as exc:
             raise RpcError(-32000, str(exc)) from None
         self._after_mine_if_automine()
@@ -564,12 +578,10 @@ class DevChainNode:
         return True
 
     def _set_automine(self, params: list[Any]) -> None:
+        """Off: transactions pile up in the pending block until ``evm_mine`` seals them."""
         enabled = bool(params[0])
         if enabled and not self._automine:
-            self.tester.enable_auto_mine_transactions()
             self._pending_nonces.clear()
-        elif not enabled and self._automine:
-            self.tester.disable_auto_mine_transactions()
         self._automine = enabled
 
     # -- dispatch -----------------------------------------------------------------------

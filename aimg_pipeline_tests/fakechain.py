@@ -1,0 +1,124 @@
+"""A scripted JSON-RPC chain for tests: blocks and logs chosen by hand, served over HTTP.
+
+It answers only what the pipeline reads (eth_chainId, eth_getBlockByNumber, eth_getLogs), so
+a test controls every timestamp, value and malformed byte and still goes through web3.py's
+HTTP provider like production does.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from eth_utils import keccak
+
+
+def word(value: int) -> str:
+    return f"{value:064x}"
+
+
+def address_topic(address: str) -> str:
+    return "0x" + "0" * 24 + address.lower().removeprefix("0x")
+
+
+@dataclass
+class FakeChain:
+    chain_id: int = 1337
+    blocks: list[dict[str, Any]] = field(default_factory=list)
+    logs: list[dict[str, Any]] = field(default_factory=list)
+    salt: bytes = b""
+
+    def add_block(self, timestamp: int) -> int:
+        number = len(self.blocks)
+        parent = self.blocks[-1]["hash"] if self.blocks else "0x" + "00" * 32
+        digest = keccak(self.salt + number.to_bytes(8, "big") + timestamp.to_bytes(8, "big"))
+        self.blocks.append({"number": number, "hash": "0x" + digest.hex(),
+                            "parentHash": parent, "timestamp": timestamp})
+        return number
+
+    def add_log(self, block: int, address: str, topics: list[str], data: str = "0x") -> None:
+        index = sum(1 for log in self.logs if log["block"] == block)
+        self.logs.append({"block": block, "address": address.lower(), "topics": topics,
+                          "data": data, "logIndex": index})
+
+    def _block(self, tag: Any) -> dict[str, Any] | None:
+        number = (len(self.blocks) - 1 if tag in ("latest", "finalized", "safe")
+                  else 0 if tag == "earliest" else int(tag, 16))
+        if not 0 <= number < len(self.blocks):
+            return None
+        b = self.blocks[number]
+        return {"number": hex(b["number"]), "hash": b["hash"], "parentHash": b["parentHash"],
+                "timestamp": hex(b["timestamp"]), "transactions": []}
+
+    def _logs(self, query: dict[str, Any]) -> list[dict[str, Any]]:
+        start, end = int(query["fromBlock"], 16), int(query["toBlock"], 16)
+        addresses = {a.lower() for a in query.get("address", [])}
+        topic0 = {t.lower() for t in (query.get("topics") or [[]])[0] or []}
+        out = []
+        for log in self.logs:
+            if not start <= log["block"] <= end:
+                continue
+            if addresses and log["address"] not in addresses:
+                continue
+            if topic0 and (not log["topics"] or log["topics"][0] not in topic0):
+                continue
+            block = self.blocks[log["block"]]
+            tx = "0x" + keccak(block["hash"].encode() + bytes([log["logIndex"]])).hex()
+            out.append({
+                "address": log["address"], "topics": log["topics"], "data": log["data"],
+                "blockNumber": hex(log["block"]), "blockHash": block["hash"],
+                "transactionHash": tx, "transactionIndex": hex(log["logIndex"]),
+                "logIndex": hex(log["logIndex"]), "removed": False,
+            })
+        return out
+
+    def handle(self, method: str, params: list[Any]) -> Any:
+        if method == "eth_chainId":
+            return hex(self.chain_id)
+        if method == "eth_getBlockByNumber":
+            return self._block(params[0])
+        if method == "eth_getLogs":
+            return self._logs(params[0])
+        raise KeyError(method)
+
+    def serve(self) -> Server:
+        return Server(self)
+
+
+class Server:
+    """The chain on 127.0.0.1 at a free port, in a daemon thread; use as a context manager."""
+
+    def __init__(self, chain: FakeChain) -> None:
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+                request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                try:
+                    body = {"jsonrpc": "2.0", "id": request["id"],
+                            "result": chain.handle(request["method"], request["params"])}
+                except KeyError:
+                    body = {"jsonrpc": "2.0", "id": request["id"],
+                            "error": {"code": -32601, "message": "method not found"}}
+                payload = json.dumps(body).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self) -> Server:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
