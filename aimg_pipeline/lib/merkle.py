@@ -34,10 +34,12 @@ handle ever disappears or disagrees with the public API, the public API is used 
 from __future__ import annotations
 
 import ctypes
+import gc
 import re
 import threading
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from Crypto.Hash import keccak as _keccak
@@ -229,6 +231,24 @@ def verify_proof(root: str, account: str, amount: int, proof: Sequence[str]) -> 
     return node == expected
 
 
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while allocating millions of acyclic objects.
+
+    Building a 1M-claim tree allocates millions of tuples and lists; each allocation burst
+    triggers collections that rescan everything alive, which measured ~2x slower overall.
+    Nothing allocated here can form a cycle, so pausing is safe; it is process-wide, but
+    only for the duration of the bulk build.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 # --------------------------------------------------------------------------------------------
 # tree
 # --------------------------------------------------------------------------------------------
@@ -282,6 +302,11 @@ class StandardMerkleTree:
         Addresses are normalised to EIP-55. Duplicate claims are allowed (as in the JS
         library); refusing them is the caller's policy, not the tree's.
         """
+        with _gc_paused():
+            return cls._of(values)
+
+    @classmethod
+    def _of(cls, values: Sequence[tuple[str, int]]) -> StandardMerkleTree:
         h = _hasher()
         normalised: list[tuple[str, int]] = []
         leaves: list[bytes] = []
@@ -446,6 +471,10 @@ class StandardMerkleTree:
         node's proof is dropped as soon as both children have theirs; the hex strings are
         shared, not copied.
         """
+        with _gc_paused():
+            return self._proofs()
+
+    def _proofs(self) -> list[list[str]]:
         nodes = self._hex_nodes()
         if len(nodes) == 1:
             return [[]]

@@ -1,0 +1,192 @@
+"""``aimg``: the operator's command line (demo, dev UI, materialize, verify)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from aimg_pipeline.chain import ChainError
+from aimg_pipeline.defs.resources import PROJECT_ROOT, AimgSettings
+from aimg_pipeline.lib.config import ConfigError
+from aimg_pipeline.publish import PublishError, VerifyError, verify
+
+
+def _home() -> Path:
+    return AimgSettings().home_path
+
+
+def _use_home(home: Path) -> None:
+    """Point the pipeline and Dagster at one home (Dagster keeps its runs under it)."""
+    os.environ["AIMG_HOME"] = str(home)
+    os.environ.setdefault("DAGSTER_HOME", str(home / "dagster"))
+    Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
+    dagster_yaml = Path(os.environ["DAGSTER_HOME"]) / "dagster.yaml"
+    if not dagster_yaml.exists():
+        dagster_yaml.write_text("telemetry:\n  enabled: false\n")
+
+
+def _start_demo_chain(home: Path, seed: int):
+    """Start the embedded chain, play the seeded scenario, write the demo config."""
+    from aimg_pipeline.demo.devchain import start_devchain
+    from aimg_pipeline.demo.scenario import run_scenario
+
+    chain = start_devchain()
+    config_path = home / "demo" / "aimg.toml"
+    config_path.parent.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    summary = run_scenario(chain.url, config_path, seed=seed)
+    print(f"chain: {summary['tx_count']} transactions, {summary['last_block'] + 1} blocks, "
+          f"scenario in {time.monotonic() - started:.1f} s")
+    os.environ["AIMG_RPC_URL"] = chain.url
+    os.environ["AIMG_CONFIG"] = str(config_path)
+    return chain, summary
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    import dagster as dg
+    from web3 import Web3
+
+    from aimg_pipeline.chain import ChainClient
+    from aimg_pipeline.distributor import claim, set_root, token_balance
+    from aimg_pipeline.lib.config import load_config
+    from aimg_pipeline.orchestrate import closed_epochs, materialize_epochs
+
+    home = _home()
+    _use_home(home)
+    chain, summary = _start_demo_chain(home, args.seed)
+    try:
+        config = load_config(os.environ["AIMG_CONFIG"])
+        epochs = closed_epochs(ChainClient(chain.url), config)
+        with dg.DagsterInstance.get() as instance:
+            results = materialize_epochs(epochs, config, instance)
+        if not all(r.success for r in results):
+            print("a materialization failed; see the Dagster run logs", file=sys.stderr)
+            return 1
+        print(f"\n{'epoch':>5}  {'window (UTC)':<37} {'emission (wei)':>28} "
+              f"{'recipients':>10}  merkle root")
+        for epoch in epochs:
+            folder = home / "published" / f"epoch-{epoch:05d}"
+            manifest = json.loads((folder / "manifest.json").read_text())
+            verify(folder)
+            window = manifest["window"]
+            recipients = _recipients(folder)
+            print(f"{epoch:>5}  {window['start_utc']} → {window['end_utc']}  "
+                  f"{manifest['emission']:>28} {recipients:>10}  {manifest['merkle_root']}")
+
+        last = home / "published" / f"epoch-{epochs[-1]:05d}"
+        claims = json.loads((last / "claims.json").read_text())
+        account, entry = next(iter(claims["claims"].items()))
+        w3 = Web3(Web3.HTTPProvider(chain.url))
+        set_root(w3, config.distributor, summary["deployer"], claims["merkle_root"])
+        before = token_balance(w3, config.aimg_token, account)
+        paid = claim(w3, config.distributor, account, account, int(entry["amount"]),
+                     entry["proof"])
+        after = token_balance(w3, config.aimg_token, account)
+        print(f"\non-chain claim with the published proof of epoch {epochs[-1]}: {account} "
+              f"{'received' if paid else 'FAILED to receive'} {after - before} wei")
+        print(f"\nanalytics database: {home / 'analytics.duckdb'} (open read-only: "
+              f"duckdb -readonly {home / 'analytics.duckdb'})")
+        print(f"published artifacts: {home / 'published'}")
+        print(f"Dagster runs: {os.environ['DAGSTER_HOME']} (make dev opens the UI)")
+        return 0 if paid else 1
+    finally:
+        chain.stop()
+
+
+def _recipients(folder: Path) -> int:
+    import csv
+
+    with open(folder / "allocations.csv", newline="") as handle:
+        return len({row["account"] for row in csv.DictReader(handle) if int(row["amount"])})
+
+
+def cmd_dev(args: argparse.Namespace) -> int:
+    """The Dagster UI on 127.0.0.1 with the demo chain running behind it."""
+    home = _home()
+    _use_home(home)
+    chain, _ = _start_demo_chain(home, args.seed)
+    try:
+        print(f"Dagster UI: http://127.0.0.1:{args.port}")
+        return subprocess.call(
+            [sys.executable, "-m", "dagster", "dev", "-h", "127.0.0.1", "-p", str(args.port),
+             "-w", str(PROJECT_ROOT / "workspace.yaml")],
+            cwd=PROJECT_ROOT,
+        )
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        chain.stop()
+
+
+def cmd_materialize(args: argparse.Namespace) -> int:
+    """Materialize epochs against ``AIMG_RPC_URL`` (all closed ones by default)."""
+    import dagster as dg
+
+    from aimg_pipeline.chain import ChainClient
+    from aimg_pipeline.orchestrate import closed_epochs, materialize_epochs
+
+    _use_home(_home())
+    settings = AimgSettings()
+    config = settings.config()
+    rpc_url = os.environ.get("AIMG_RPC_URL")
+    if not rpc_url:
+        print("AIMG_RPC_URL is not set", file=sys.stderr)
+        return 2
+    epochs = (list(range(args.first, args.last + 1)) if args.first is not None
+              else closed_epochs(ChainClient(rpc_url), config))
+    run_config = ({"ops": {"publish__distribution": {"config": {
+        "republish_reason": args.republish_reason}}}} if args.republish_reason else None)
+    with dg.DagsterInstance.get() as instance:
+        results = materialize_epochs(epochs, config, instance, run_config=run_config)
+    return 0 if all(r.success for r in results) else 1
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    status = 0
+    for path in args.paths:
+        try:
+            report = verify(Path(path))
+        except VerifyError as exc:
+            print(f"FAILED {exc}", file=sys.stderr)
+            status = 1
+            continue
+        previous = "checked against the previous epoch" if report["checked_previous"] else (
+            "no previous epoch folder beside it")
+        print(f"OK {path}: epoch {report['epoch']}, root {report['merkle_root']}, "
+              f"{report['accounts']} accounts, total {report['total']} wei ({previous})")
+    return status
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="aimg", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    demo = sub.add_parser("demo", help="local chain + seeded scenario + every closed epoch")
+    demo.add_argument("--seed", type=int, default=7)
+    demo.set_defaults(run=cmd_demo)
+    dev = sub.add_parser("dev", help="the Dagster UI with the demo chain behind it")
+    dev.add_argument("--seed", type=int, default=7)
+    dev.add_argument("--port", type=int, default=3000)
+    dev.set_defaults(run=cmd_dev)
+    mat = sub.add_parser("materialize", help="materialize epochs from AIMG_RPC_URL")
+    mat.add_argument("--first", type=int)
+    mat.add_argument("--last", type=int)
+    mat.add_argument("--republish-reason", default="")
+    mat.set_defaults(run=cmd_materialize)
+    ver = sub.add_parser("verify", help="check published epoch folders on their own")
+    ver.add_argument("paths", nargs="+")
+    ver.set_defaults(run=cmd_verify)
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args)
+    except (ConfigError, ChainError, PublishError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
