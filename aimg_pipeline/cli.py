@@ -63,7 +63,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         config = load_config(os.environ["AIMG_CONFIG"])
         epochs = closed_epochs(ChainClient(chain.url), config)
         with dg.DagsterInstance.get() as instance:
-            results = materialize_epochs(epochs, config, instance)
+            results = materialize_epochs(epochs, config, instance, log_level="WARNING")
         if not all(r.success for r in results):
             print("a materialization failed; see the Dagster run logs", file=sys.stderr)
             return 1

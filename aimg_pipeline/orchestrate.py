@@ -26,6 +26,7 @@ def materialize_epochs(
     config: Config,
     instance: dg.DagsterInstance,
     run_config: dict | None = None,
+    log_level: str = "INFO",
 ) -> list[dg.ExecuteInProcessResult]:
     """Add the epochs' partitions and materialize every asset for each, in order."""
     from aimg_pipeline.definitions import defs
@@ -35,6 +36,8 @@ def materialize_epochs(
     existing = set(instance.get_dynamic_partitions(epoch_partitions.name))
     instance.add_dynamic_partitions(epoch_partitions.name, [k for k in keys if k not in existing])
     job = defs.resolve_implicit_global_asset_job_def()
+    run_config = {**(run_config or {}),
+                  "loggers": {"console": {"config": {"log_level": log_level}}}}
     return [
         job.execute_in_process(partition_key=key, instance=instance, run_config=run_config)
         for key in keys

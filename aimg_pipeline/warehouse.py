@@ -182,4 +182,4 @@ class Warehouse:
 def run_sql(con: duckdb.DuckDBPyConnection, name: str, **params: Any) -> pa.Table:
     """Run ``sql/<name>.sql`` with named parameters ($name) and return the result as Arrow."""
     text = (SQL_DIR / f"{name}.sql").read_text()
-    return con.execute(text, params).to_arrow_table()
+    return con.sql(text, params=params).to_arrow_table()

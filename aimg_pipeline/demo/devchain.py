@@ -292,9 +292,7 @@ class DevChainNode:
             "eth_getBalance": lambda p: hex(
                 self.tester.get_balance(_checksum(p[0]), self._block_param(p, 1))
             ),
-            "eth_getCode": lambda p: self.tester.get_code(
-                _checksum(p[0]), self._block_param(p, 1)
-            ),
+            "eth_getCode": lambda p: self.tester.get_code(_checksum(p[0]), self._block_param(p, 1)),
             "eth_getStorageAt": lambda p: self.tester.get_storage_at(
                 _checksum(p[0]), hex(_quantity(p[1], "slot")), self._block_param(p, 2)
             ),
@@ -618,7 +616,8 @@ class DevChainNode:
         try:
             payload = json.loads(body)
         except ValueError:
-            return {"jsonrpc": "2.0", "id": None, "error": {"code": -32700, "message": "parse error"}}
+            error = {"code": -32700, "message": "parse error"}
+            return {"jsonrpc": "2.0", "id": None, "error": error}
         if isinstance(payload, list):
             if not payload:
                 return {
