@@ -36,8 +36,9 @@ def _sources(config: Config) -> pa.Table:
 def decode_epoch(config: Config, warehouse: Warehouse, epoch: int) -> DecodeResult:
     """Classify and decode one epoch's raw logs into the decoded tables and quarantine."""
     con = warehouse.connect()
-    earlier_ids = con.execute(
-        "SELECT DISTINCT contribution_id FROM contributions WHERE epoch < ?", [epoch]
+    earlier_ids = con.sql(
+        "SELECT DISTINCT contribution_id FROM contributions WHERE epoch < $epoch",
+        params={"epoch": epoch},
     ).to_arrow_table()
     raw_logs = warehouse.read("raw_logs", epoch)
     con.register("epoch_logs", raw_logs)
