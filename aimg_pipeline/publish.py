@@ -2,21 +2,28 @@
 
 An epoch folder ``epoch-NNNNN`` holds ``merkle_tree.json`` (OpenZeppelin standard-v1),
 ``claims.json``, ``allocations.csv`` and ``manifest.json`` (sha256 of every other file). It
-is written to a temporary folder and renamed into place, so it appears whole or not at all;
-an existing folder is never overwritten: identical content is a no-op, different content is
-refused unless republished with a reason, which archives the old folder first.
+is written to a hidden temporary folder beside it, verified, and renamed into place, so it
+appears whole or not at all; a crash leaves at most a hidden ``.epoch-NNNNN.<pid>.tmp``
+that the next publish of that epoch removes. Published files are read-only (0444) in a
+0755 folder whatever the umask. An existing folder is never overwritten: identical content
+is a no-op, different content is refused with what changed, unless republished with a
+reason, which copies the old folder to ``archive/`` and swaps the new one in atomically.
 """
 
 from __future__ import annotations
 
 import csv
+import ctypes
+import errno
 import fcntl
 import hashlib
 import io
 import json
 import os
+import re
 import shutil
-from collections.abc import Mapping
+import sys
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -30,6 +37,10 @@ from aimg_pipeline.lib.merkle import MerkleError, StandardMerkleTree, verify_pro
 ARTIFACTS = ("merkle_tree.json", "claims.json", "allocations.csv")
 MANIFEST = "manifest.json"
 FORMAT = "aimg-distribution-v1"
+ARCHIVE = "archive"
+FILE_MODE = 0o444  # published files: nobody edits them in place
+FOLDER_MODE = 0o755  # readable by every signer; writable only by the publisher's user
+_FOLDER_NAME = re.compile(r"^epoch-(\d{5})$")
 
 
 class PublishError(RuntimeError):
@@ -41,6 +52,7 @@ class VerifyError(RuntimeError):
 
 
 def epoch_folder(root: Path, epoch: int) -> Path:
+    """``root/epoch-NNNNN``: the one place epoch ``epoch`` is published."""
     if not isinstance(epoch, int) or not 0 <= epoch <= 99_999:
         raise PublishError(f"epoch {epoch!r} is outside 0..99999")
     return Path(root) / f"epoch-{epoch:05d}"
@@ -56,6 +68,11 @@ def _checksum(value: str) -> str:
 
 def _utc(ts: int) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def sha256(data: bytes) -> str:
+    """Hex sha256, as listed in the manifest."""
+    return hashlib.sha256(data).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -78,7 +95,7 @@ class EpochRelease:
 
 def build_files(release: EpochRelease) -> dict[str, bytes]:
     """The epoch's files, byte for byte; the same release always gives the same bytes."""
-    values = [(to_checksum_address(a), amount) for a, amount in release.claims.items()]
+    values = [(to_checksum_address(a), amount) for a, amount in sorted(release.claims.items())]
     if not values:
         raise PublishError(f"epoch {release.epoch} has no claims to publish")
     tree = StandardMerkleTree.of(values)
@@ -117,17 +134,18 @@ def build_files(release: EpochRelease) -> dict[str, bytes]:
         "input_rows": dict(release.input_rows),
         "emission": str(release.emission),
         "totals_by_channel": {c: str(a) for c, a in release.by_channel.items()},
+        "allocation_rows": len(release.allocations),
         "merkle_root": tree.root,
         "total": str(total),
         "accounts": len(values),
-        "files": {name: hashlib.sha256(data).hexdigest() for name, data in files.items()},
+        "files": {name: sha256(data) for name, data in files.items()},
     }
     files[MANIFEST] = _json(manifest)
     return files
 
 
 @contextmanager
-def _publish_lock(root: Path):
+def _publish_lock(root: Path) -> Iterator[None]:
     """One publisher at a time per publish root (two runs of one epoch cannot interleave)."""
     root.mkdir(parents=True, exist_ok=True)
     with open(root / ".publish.lock", "w") as handle:
@@ -142,42 +160,143 @@ def _read_folder(folder: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()}
 
 
-def _difference(old: dict[str, bytes], new: dict[str, bytes]) -> str:
+def _short(value: Any) -> str:
+    text = json.dumps(value, sort_keys=True) if isinstance(value, dict | list) else str(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def describe_changes(old: Mapping[str, bytes], new: Mapping[str, bytes]) -> str:
+    """What differs between two versions of an epoch folder, for a person to read.
+
+    Names the files that differ, every manifest field that changed (old -> new), and how
+    many accounts' claims appeared, disappeared or changed amount, with an example.
+    """
     changed = sorted(n for n in set(old) | set(new) if old.get(n) != new.get(n))
-    text = f"files that differ: {', '.join(changed)}"
+    parts = [f"files that differ: {', '.join(changed) or 'none'}"]
     try:
         before, after = json.loads(old[MANIFEST]), json.loads(new[MANIFEST])
     except (KeyError, ValueError):
-        return text
-    for key in ("merkle_root", "total", "emission", "accounts"):
-        if before.get(key) != after.get(key):
-            text += f"; {key} {before.get(key)} -> {after.get(key)}"
-    return text
+        return parts[0]
+    fields: list[str] = []
+    for key in sorted(set(before) | set(after) - {"files", "republished"}):
+        a, b = before.get(key), after.get(key)
+        if a == b:
+            continue
+        if isinstance(a, dict) and isinstance(b, dict):
+            fields += [f"{key}.{k}: {_short(a.get(k))} -> {_short(b.get(k))}"
+                       for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
+        else:
+            fields.append(f"{key}: {_short(a)} -> {_short(b)}")
+    if fields:
+        parts.append("manifest " + "; ".join(fields))
+    try:
+        a_claims = {k: v["amount"] for k, v in json.loads(old["claims.json"])["claims"].items()}
+        b_claims = {k: v["amount"] for k, v in json.loads(new["claims.json"])["claims"].items()}
+    except (KeyError, ValueError, TypeError):
+        return "; ".join(parts)
+    added = sorted(set(b_claims) - set(a_claims))
+    removed = sorted(set(a_claims) - set(b_claims))
+    moved = sorted(a for a in set(a_claims) & set(b_claims) if a_claims[a] != b_claims[a])
+    if added:
+        parts.append(f"{len(added)} new accounts (first: {added[0]})")
+    if removed:
+        parts.append(f"{len(removed)} accounts gone (first: {removed[0]})")
+    if moved:
+        parts.append(f"{len(moved)} claim amounts changed (first: {moved[0]} "
+                     f"{a_claims[moved[0]]} -> {b_claims[moved[0]]})")
+    return "; ".join(parts)
 
 
 @dataclass(frozen=True)
 class PublishResult:
+    """Where the epoch is, what happened (published/unchanged/republished) and its root."""
+
     folder: Path
     status: str  # "published", "unchanged", "republished"
     merkle_root: str
+    archived: Path | None = None
+
+
+def _write_file(folder: Path, name: str, data: bytes) -> None:
+    """One artifact, flushed to disk and made read-only (a seam the crash tests cut)."""
+    path = folder / name
+    with open(path, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.chmod(path, FILE_MODE)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths atomically (Linux ``renameat2(RENAME_EXCHANGE)``); False if unsupported."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):
+        return False
+    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p,
+                          ctypes.c_uint]
+    at_fdcwd, rename_exchange = -100, 2
+    if renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+        return False
+    raise OSError(err, os.strerror(err), str(a))
+
+
+def _archive_copy(root: Path, folder: Path) -> Path:
+    """Copy the published folder to ``archive/epoch-NNNNN.k`` (k = 1, 2, ...), atomically."""
+    archive = root / ARCHIVE
+    archive.mkdir(mode=FOLDER_MODE, exist_ok=True)
+    n = 1
+    while (archive / f"{folder.name}.{n}").exists():
+        n += 1
+    target = archive / f"{folder.name}.{n}"
+    staging = archive / f".{target.name}.{os.getpid()}.tmp"
+    if staging.exists():
+        shutil.rmtree(staging)
+    shutil.copytree(folder, staging)
+    os.rename(staging, target)
+    return target
 
 
 def publish(
     root: Path, epoch: int, files: dict[str, bytes], republish_reason: str | None = None
 ) -> PublishResult:
-    """Write one epoch folder atomically, never overwriting silently."""
+    """Write one epoch folder atomically, never overwriting silently.
+
+    Refuses an epoch whose predecessor is not published, and different content for an
+    already published epoch unless ``republish_reason`` is given; then the old folder is
+    archived and the new manifest records the reason and both roots.
+    """
     root = Path(root)
     folder = epoch_folder(root, epoch)
-    if epoch > 0 and not (epoch_folder(root, epoch - 1) / MANIFEST).exists():
-        raise PublishError(
-            f"epoch {epoch} cannot be published before epoch {epoch - 1}: "
-            f"{epoch_folder(root, epoch - 1)} does not exist"
-        )
     with _publish_lock(root):
+        if epoch > 0 and not (epoch_folder(root, epoch - 1) / MANIFEST).is_file():
+            raise PublishError(
+                f"epoch {epoch} cannot be published before epoch {epoch - 1}: "
+                f"{epoch_folder(root, epoch - 1)} is not published; publish the epochs in order"
+            )
+        for stale in root.glob(f".{folder.name}.*.tmp"):  # left by a crashed publisher
+            shutil.rmtree(stale, ignore_errors=True)
         status = "published"
+        old_manifest: dict[str, Any] = {}
         if folder.exists():
             old = _read_folder(folder)
-            old_manifest = json.loads(old.get(MANIFEST, b"{}"))
+            try:
+                old_manifest = json.loads(old.get(MANIFEST, b"{}"))
+            except ValueError:
+                old_manifest = {}
             compared = dict(files)
             if old_manifest.get("republished"):  # compare against the content, not the note
                 compared = _with_republish_note(files, old_manifest["republished"])
@@ -186,38 +305,48 @@ def publish(
             if not republish_reason:
                 raise PublishError(
                     f"epoch {epoch} is already published at {folder} with different content "
-                    f"({_difference(old, files)}); published epochs are immutable: republish "
-                    "explicitly with a reason to archive the old folder and publish the new one"
+                    f"({describe_changes(old, files)}); published epochs are immutable: "
+                    "republish explicitly with a reason (aimg materialize --republish-reason, "
+                    "or the republish_reason config of publish/distribution) to archive the "
+                    "old folder and publish the new one"
                 )
+            status = "republished"
+            new_root = json.loads(files[MANIFEST])["merkle_root"]
             files = _with_republish_note(files, {
                 "reason": republish_reason,
                 "previous_root": old_manifest.get("merkle_root"),
+                "new_root": new_root,
+                "previous_manifest_sha256": sha256(old.get(MANIFEST, b"")),
             })
-            status = "republished"
         temporary = root / f".{folder.name}.{os.getpid()}.tmp"
-        if temporary.exists():
-            shutil.rmtree(temporary)
-        temporary.mkdir(mode=0o755)
-        for name, data in files.items():
-            with open(temporary / name, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
+        temporary.mkdir(mode=0o700)
         try:
-            verify(temporary)
+            for name in (*ARTIFACTS, MANIFEST):
+                _write_file(temporary, name, files[name])
+            _fsync_dir(temporary)
+            verify(temporary, epoch=epoch)
         except VerifyError as exc:
-            shutil.rmtree(temporary)
+            shutil.rmtree(temporary, ignore_errors=True)
             raise PublishError(f"epoch {epoch} failed verification, nothing published: {exc}") \
                 from None
+        except BaseException:
+            shutil.rmtree(temporary, ignore_errors=True)
+            raise
+        os.chmod(temporary, FOLDER_MODE)
+        archived = None
         if status == "republished":
-            archive = root / "archive"
-            archive.mkdir(exist_ok=True)
-            n = 1
-            while (archive / f"{folder.name}.{n}").exists():
-                n += 1
-            os.rename(folder, archive / f"{folder.name}.{n}")
-        os.rename(temporary, folder)
-    return PublishResult(folder, status, json.loads(files[MANIFEST])["merkle_root"])
+            archived = _archive_copy(root, folder)
+            if _exchange(temporary, folder):  # new folder in place, old one now at temporary
+                shutil.rmtree(temporary)
+            else:  # no atomic swap here: the epoch is briefly absent (documented)
+                retired = root / f".{folder.name}.{os.getpid()}.old.tmp"
+                os.rename(folder, retired)
+                os.rename(temporary, folder)
+                shutil.rmtree(retired)
+        else:
+            os.rename(temporary, folder)
+        _fsync_dir(root)
+    return PublishResult(folder, status, json.loads(files[MANIFEST])["merkle_root"], archived)
 
 
 def _with_republish_note(files: dict[str, bytes], note: dict[str, Any]) -> dict[str, bytes]:
@@ -226,38 +355,75 @@ def _with_republish_note(files: dict[str, bytes], note: dict[str, Any]) -> dict[
     return {**files, MANIFEST: _json(manifest)}
 
 
-def verify(folder: Path) -> dict[str, Any]:
-    """Check a published epoch folder on its own; raise VerifyError listing every problem."""
-    folder = Path(folder)
-    problems: list[str] = []
+def _read_json(folder: Path, name: str) -> Any:
     try:
-        manifest = json.loads((folder / MANIFEST).read_text())
+        return json.loads((folder / name).read_text())
     except (OSError, ValueError) as exc:
-        raise VerifyError(f"{folder / MANIFEST}: cannot read manifest ({exc})") from None
+        raise VerifyError(f"{folder}: cannot read {name} ({exc})") from None
+
+
+def verify(folder: Path, epoch: int | None = None) -> dict[str, Any]:
+    """Check a published epoch folder on its own; raise VerifyError listing every problem.
+
+    Needs only the folder (and, when it lies beside it, the previous epoch's folder): the
+    manifest's file hashes, the tree rebuilt from the dump against the root, every proof,
+    checksummed accounts, totals against the allocations and the emission, and against the
+    previous epoch: no cumulative amount lower, and each account's claim equal to its previous
+    claim plus its allocations in this epoch.
+    """
+    folder = Path(folder)
+    try:
+        return _verify(folder, epoch)
+    except VerifyError:
+        raise
+    except (KeyError, ValueError, TypeError, AttributeError, OSError) as exc:
+        raise VerifyError(f"{folder}: malformed artifacts ({type(exc).__name__}: {exc})") \
+            from None
+
+
+def _verify(folder: Path, epoch: int | None) -> dict[str, Any]:
+    problems: list[str] = []
+    manifest = _read_json(folder, MANIFEST)
     listed = manifest.get("files", {})
     for name in ARTIFACTS:
         if name not in listed:
             problems.append(f"manifest does not list {name}")
-    for name, digest in listed.items():
+    for name, digest in sorted(listed.items()):
         path = folder / name
         if not path.is_file():
             problems.append(f"{name} is missing")
-        elif hashlib.sha256(path.read_bytes()).hexdigest() != digest:
+        elif sha256(path.read_bytes()) != digest:
             problems.append(f"{name} does not match its sha256 in the manifest")
     if problems:
         raise VerifyError(f"{folder}: " + "; ".join(problems))
 
+    number = manifest["epoch"]
+    named = _FOLDER_NAME.match(folder.name)
+    if epoch is not None and number != epoch:
+        problems.append(f"manifest is for epoch {number}, expected {epoch}")
+    if named and int(named.group(1)) != number:
+        problems.append(f"folder {folder.name} holds epoch {number}")
+
     try:
-        tree = StandardMerkleTree.load(json.loads((folder / "merkle_tree.json").read_text()))
+        tree = StandardMerkleTree.load(_read_json(folder, "merkle_tree.json"))
     except (MerkleError, ValueError, KeyError, TypeError) as exc:
         raise VerifyError(f"{folder}: merkle_tree.json is not a valid tree: {exc}") from None
     if tree.root != manifest.get("merkle_root"):
         problems.append(f"tree root {tree.root} != manifest root {manifest.get('merkle_root')}")
+    tree_accounts = [a for a, _ in tree.values]
+    if len(set(tree_accounts)) != len(tree_accounts):
+        problems.append("the tree lists an account more than once")
 
-    claims_doc = json.loads((folder / "claims.json").read_text())
+    claims_doc = _read_json(folder, "claims.json")
     claims = {a: int(c["amount"]) for a, c in claims_doc["claims"].items()}
+    if claims_doc.get("epoch") != number:
+        problems.append(f"claims.json is for epoch {claims_doc.get('epoch')}, manifest {number}")
     if claims_doc.get("merkle_root") != tree.root:
         problems.append("claims.json merkle_root differs from the tree root")
+    not_checksummed = [a for a in claims if to_checksum_address(a) != a]
+    if not_checksummed:
+        problems.append(f"{len(not_checksummed)} accounts are not EIP-55 checksummed "
+                        f"(first: {not_checksummed[0]})")
     if {(a, int(v)) for a, v in tree.values} != set(claims.items()):
         problems.append("claims.json accounts/amounts differ from the tree's values")
     bad = [a for a, c in claims_doc["claims"].items()
@@ -268,33 +434,65 @@ def verify(folder: Path) -> dict[str, Any]:
     if str(total) != claims_doc.get("total") or str(total) != manifest.get("total"):
         problems.append(f"claims sum to {total}, files say {claims_doc.get('total')} / "
                         f"{manifest.get('total')}")
+    if manifest.get("accounts") != len(claims):
+        problems.append(f"{len(claims)} claims, manifest says {manifest.get('accounts')}")
 
     by_channel: dict[str, int] = {}
+    by_account: dict[str, int] = {}
+    rows = 0
     with open(folder / "allocations.csv", newline="") as handle:
         for row in csv.DictReader(handle):
-            by_channel[row["channel"]] = by_channel.get(row["channel"], 0) + int(row["amount"])
+            rows += 1
+            amount = int(row["amount"])
+            if amount < 0 or int(row["epoch"]) != number:
+                problems.append(f"allocations.csv row {rows} is for epoch {row['epoch']} "
+                                f"or negative ({amount})")
+            by_channel[row["channel"]] = by_channel.get(row["channel"], 0) + amount
+            by_account[row["account"]] = by_account.get(row["account"], 0) + amount
+    if "allocation_rows" in manifest and manifest["allocation_rows"] != rows:
+        problems.append(f"allocations.csv has {rows} rows, manifest {manifest['allocation_rows']}")
     emission = int(manifest["emission"])
     if sum(by_channel.values()) != emission:
         problems.append(f"allocations sum to {sum(by_channel.values())}, emission is {emission}")
-    for channel, amount in manifest["totals_by_channel"].items():
-        if by_channel.get(channel, 0) != int(amount):
+    for channel in sorted(set(manifest["totals_by_channel"]) | set(by_channel)):
+        listed_amount = int(manifest["totals_by_channel"].get(channel, 0))
+        if by_channel.get(channel, 0) != listed_amount:
             problems.append(f"channel {channel}: allocations {by_channel.get(channel, 0)} "
-                            f"!= manifest {amount}")
+                            f"!= manifest {listed_amount}")
 
-    epoch = manifest["epoch"]
-    previous_folder = folder.parent / f"epoch-{epoch - 1:05d}"
+    previous_folder = folder.parent / f"epoch-{number - 1:05d}"
     checked_previous = False
-    if epoch > 0 and (previous_folder / "claims.json").exists():
+    previous: dict[str, int] | None = {} if number == 0 else None
+    if number > 0 and (previous_folder / "claims.json").exists():
         checked_previous = True
-        before = json.loads((previous_folder / "claims.json").read_text())
-        lower = [a for a, c in before["claims"].items() if claims.get(a, 0) < int(c["amount"])]
+        before_manifest = _read_json(previous_folder, MANIFEST)
+        raw = (previous_folder / "claims.json").read_bytes()
+        if sha256(raw) != before_manifest.get("files", {}).get("claims.json"):
+            problems.append(f"{previous_folder.name}/claims.json does not match its own "
+                            "manifest: the previous epoch's folder cannot be trusted")
+        before = json.loads(raw)
+        previous = {a: int(c["amount"]) for a, c in before["claims"].items()}
+        lower = [a for a, amount in previous.items() if claims.get(a, 0) < amount]
         if lower:
-            problems.append(f"{len(lower)} cumulative amounts went down since epoch "
-                            f"{epoch - 1} (first: {lower[0]})")
+            problems.append(
+                f"{len(lower)} cumulative amounts went down since epoch {number - 1} "
+                f"(first: {lower[0]} {previous[lower[0]]} -> {claims.get(lower[0], 0)})")
         if total != int(before["total"]) + emission:
             problems.append(f"total {total} != previous total {before['total']} + emission "
                             f"{emission}")
+    if previous is not None:
+        expected = dict(previous)
+        for account, amount in by_account.items():
+            expected[account] = expected.get(account, 0) + amount
+        expected = {a: v for a, v in expected.items() if v}
+        wrong = sorted(a for a in set(expected) | set(claims)
+                       if expected.get(a, 0) != claims.get(a, 0))
+        if wrong:
+            problems.append(
+                f"{len(wrong)} claims differ from the previous epoch's claim plus this epoch's "
+                f"allocations (first: {wrong[0]} expected {expected.get(wrong[0], 0)}, "
+                f"claims.json {claims.get(wrong[0], 0)})")
     if problems:
         raise VerifyError(f"{folder}: " + "; ".join(problems))
-    return {"epoch": epoch, "merkle_root": tree.root, "accounts": len(claims),
+    return {"epoch": number, "merkle_root": tree.root, "accounts": len(claims),
             "total": total, "checked_previous": checked_previous}

@@ -75,7 +75,27 @@ class FakeChain:
             })
         return out
 
+    def _call(self, call: dict[str, Any], tag: str) -> str:
+        """totalSupply() / balanceOf(a) of a token, replayed from its Transfer logs."""
+        block = int(self._block(tag)["number"], 16)
+        transfer = "0x" + keccak(text="Transfer(address,address,uint256)").hex()
+        balances: dict[str, int] = {}
+        for log in self.logs:
+            if (log["block"] <= block and log["address"] == call["to"].lower()
+                    and log["topics"][0] == transfer):
+                value = int(log["data"], 16)
+                sender, receiver = ("0x" + t[-40:] for t in log["topics"][1:3])
+                balances[sender] = balances.get(sender, 0) - value
+                balances[receiver] = balances.get(receiver, 0) + value
+        zero = "0x" + "0" * 40
+        supply = -balances.pop(zero, 0)  # minted from zero minus burned to zero
+        if call["data"] == "0x18160ddd":
+            return "0x" + word(supply)
+        return "0x" + word(balances.get("0x" + call["data"][-40:], 0))
+
     def handle(self, method: str, params: list[Any]) -> Any:
+        if method == "eth_call":
+            return self._call(params[0], params[1])
         if method == "eth_chainId":
             return hex(self.chain_id)
         if method == "eth_getBlockByNumber":
@@ -95,12 +115,17 @@ class Server:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802 (http.server's name)
                 request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                try:
-                    body = {"jsonrpc": "2.0", "id": request["id"],
-                            "result": chain.handle(request["method"], request["params"])}
-                except KeyError:
-                    body = {"jsonrpc": "2.0", "id": request["id"],
-                            "error": {"code": -32601, "message": "method not found"}}
+
+                def answer(request: dict[str, Any]) -> dict[str, Any]:
+                    try:
+                        return {"jsonrpc": "2.0", "id": request["id"],
+                                "result": chain.handle(request["method"], request["params"])}
+                    except KeyError:
+                        return {"jsonrpc": "2.0", "id": request["id"],
+                                "error": {"code": -32601, "message": "method not found"}}
+
+                body = ([answer(r) for r in request] if isinstance(request, list)
+                        else answer(request))  # JSON-RPC batches too
                 payload = json.dumps(body).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")

@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from aimg_pipeline.defs.partitions import epoch_partitions, epochs_of
+from aimg_pipeline.defs.partitions import epoch_backfill_policy, epoch_partitions, epochs_of
 from aimg_pipeline.defs.resources import AimgSettings
 from aimg_pipeline.transform import decode_epoch
 
@@ -22,7 +22,7 @@ TABLES = ("position_changes", "votes", "contributions", "quarantine")
         description="Warns when logs could not be used (reasons in the quarantine table).",
     )],
     partitions_def=epoch_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
+    backfill_policy=epoch_backfill_policy,
 )
 def decoded(context: dg.AssetExecutionContext, settings: AimgSettings):
     """Classify every raw log in SQL, then decode it or quarantine it with the reason."""

@@ -2,7 +2,12 @@
 
 import dagster as dg
 
-from aimg_pipeline.defs.partitions import epoch_partitions, epochs_of
+from aimg_pipeline.defs.partitions import (
+    await_previous_epoch,
+    epoch_backfill_policy,
+    epoch_partitions,
+    epochs_of,
+)
 from aimg_pipeline.defs.resources import AimgSettings, ChainResource
 from aimg_pipeline.publish import verify
 from aimg_pipeline.release import publish_epoch
@@ -20,7 +25,7 @@ class PublishConfig(dg.Config):
     kinds={"json", "csv"},
     deps=[["rewards", "claims"]],
     partitions_def=epoch_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
+    backfill_policy=epoch_backfill_policy,
     check_specs=[dg.AssetCheckSpec(
         "verified", asset=["publish", "distribution"], blocking=True,
         description="`aimg verify` on the published folder: hashes, root, every proof, "
@@ -37,7 +42,9 @@ def distribution(
 ):
     policy_config, warehouse = settings.config(), settings.warehouse()
     client = chain.client()
-    for epoch in epochs_of(context, policy_config.calendar()):
+    epochs = epochs_of(context, policy_config.calendar())
+    await_previous_epoch(context, policy_config.calendar(), warehouse, "distributions", epochs)
+    for epoch in epochs:
         result = publish_epoch(
             policy_config, warehouse, client, settings.publish_root, epoch,
             republish_reason=config.republish_reason or None,

@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from aimg_pipeline.defs.partitions import epoch_partitions, epochs_of
+from aimg_pipeline.defs.partitions import epoch_backfill_policy, epoch_partitions, epochs_of
 from aimg_pipeline.defs.resources import AimgSettings, ChainResource
 from aimg_pipeline.ingest import ingest_epoch
 
@@ -12,7 +12,7 @@ from aimg_pipeline.ingest import ingest_epoch
     group_name="raw",
     kinds={"ethereum", "parquet"},
     partitions_def=epoch_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
+    backfill_policy=epoch_backfill_policy,
     description="Every log of the registry's contracts in the epoch's blocks, verbatim, "
     "plus the epoch's boundary blocks and hashes (table `epochs`).",
 )

@@ -2,14 +2,19 @@
 
 import dagster as dg
 
-from aimg_pipeline.defs.partitions import epoch_partitions, epochs_of
+from aimg_pipeline.defs.partitions import (
+    await_previous_epoch,
+    epoch_backfill_policy,
+    epoch_partitions,
+    epochs_of,
+)
 from aimg_pipeline.defs.resources import AimgSettings
 from aimg_pipeline.lib.config import CHANNELS
 from aimg_pipeline.rewards import write_allocations, write_claims, write_emissions
 
 _COMMON = dict(
     key_prefix="rewards", group_name="rewards", kinds={"python", "parquet"},
-    partitions_def=epoch_partitions, backfill_policy=dg.BackfillPolicy.single_run(),
+    partitions_def=epoch_partitions, backfill_policy=epoch_backfill_policy,
 )
 
 
@@ -70,7 +75,9 @@ def allocations(context: dg.AssetExecutionContext, settings: AimgSettings):
           "epoch's allocations.")
 def claims(context: dg.AssetExecutionContext, settings: AimgSettings) -> dg.MaterializeResult:
     config, warehouse = settings.config(), settings.warehouse()
-    for epoch in epochs_of(context, config.calendar()):
+    epochs = epochs_of(context, config.calendar())
+    await_previous_epoch(context, config.calendar(), warehouse, "claims", epochs)
+    for epoch in epochs:
         result = write_claims(warehouse, epoch)
     return dg.MaterializeResult(metadata={
         "accounts": len(result), "total": _tokens(sum(result.values())),

@@ -1,9 +1,17 @@
 """Snapshot layer: balances and balance-seconds per position token and holder."""
 
+import time
+
 import dagster as dg
 
-from aimg_pipeline.defs.partitions import epoch_partitions, epochs_of
-from aimg_pipeline.defs.resources import AimgSettings
+from aimg_pipeline.defs.partitions import (
+    await_previous_epoch,
+    epoch_backfill_policy,
+    epoch_partitions,
+    epochs_of,
+)
+from aimg_pipeline.defs.resources import AimgSettings, ChainResource
+from aimg_pipeline.reconcile import reconcile_epoch
 from aimg_pipeline.transform import snapshot_epoch
 
 
@@ -13,23 +21,49 @@ from aimg_pipeline.transform import snapshot_epoch
     kinds={"duckdb", "parquet"},
     deps=[["decoded", "position_changes"]],
     partitions_def=epoch_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    check_specs=[dg.AssetCheckSpec(
-        "no_negative_balances", asset=["snapshots", "position_snapshots"], blocking=True,
-        description="A balance below zero means logs are missing or wrong.",
-    )],
+    backfill_policy=epoch_backfill_policy,
+    check_specs=[
+        dg.AssetCheckSpec(
+            "no_negative_balances", asset=["snapshots", "position_snapshots"], blocking=True,
+            description="A balance below zero means logs are missing or wrong.",
+        ),
+        dg.AssetCheckSpec(
+            "reconciled_with_chain", asset=["snapshots", "position_snapshots"], blocking=True,
+            description="At the epoch's last block, each token's totalSupply equals the sum of "
+            "closing balances and holders' balanceOf equals their closing balance (eth_call).",
+        ),
+    ],
     description="Opening/closing balance and balance-seconds of every holder of every vault "
     "and pool; the opening balance is the previous epoch's closing balance.",
 )
-def position_snapshots(context: dg.AssetExecutionContext, settings: AimgSettings):
-    config, warehouse = settings.config(), settings.warehouse()
-    results = [snapshot_epoch(config, warehouse, e) for e in epochs_of(context, config.calendar())]
+def position_snapshots(
+    context: dg.AssetExecutionContext, settings: AimgSettings, chain: ChainResource
+):
+    started = time.monotonic()
+    config, warehouse, client = settings.config(), settings.warehouse(), chain.client()
+    epochs = epochs_of(context, config.calendar())
+    await_previous_epoch(context, config.calendar(), warehouse, "position_snapshots", epochs)
+    results = [snapshot_epoch(config, warehouse, e) for e in epochs]
+    checks = [reconcile_epoch(client, config, warehouse, e) for e in epochs]
     negative = [n for r in results for n in r.negative]
+    mismatches = [m for c in checks for m in c.mismatches]
     yield dg.MaterializeResult(metadata={
-        "rows": sum(r.rows for r in results), "holders": results[-1].holders,
+        "epoch": epochs[-1],
+        "rows": sum(r.rows for r in results),
+        "holders": results[-1].holders,
+        "seconds": round(time.monotonic() - started, 3),
     })
     yield dg.AssetCheckResult(
         check_name="no_negative_balances", passed=not negative,
-        metadata={"negative": len(negative),
-                  "first": str(negative[0]) if negative else "none"},
+        metadata={"negative": len(negative), "first": str(negative[0]) if negative else "none"},
+    )
+    yield dg.AssetCheckResult(
+        check_name="reconciled_with_chain", passed=not mismatches,
+        metadata={
+            "block": checks[-1].block,
+            "tokens_checked": sum(c.tokens_checked for c in checks),
+            "holders_checked": sum(c.holders_checked for c in checks),
+            "mismatches": len(mismatches),
+            "first_mismatch": mismatches[0] if mismatches else "none",
+        },
     )
