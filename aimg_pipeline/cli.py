@@ -1,4 +1,4 @@
-"""``aimg``: the operator's command line (demo, dev UI, materialize, verify)."""
+"""``aimg``: the operator's command line (demo, dev UI, materialize, verify, report)."""
 
 from __future__ import annotations
 
@@ -92,6 +92,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(f"\nanalytics database: {home / 'analytics.duckdb'} (open read-only: "
               f"duckdb -readonly {home / 'analytics.duckdb'})")
         print(f"published artifacts: {home / 'published'}")
+        print(f"epoch reports (HTML): {home / 'reports'}")
         print(f"Dagster runs: {os.environ['DAGSTER_HOME']} (make dev opens the UI)")
         return 0 if paid else 1
     finally:
@@ -162,6 +163,36 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return status
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    """Write the HTML report of published epochs (the latest by default)."""
+    from aimg_pipeline.report import ReportError, screenshot, write_report
+
+    settings = AimgSettings()
+    home = settings.home_path
+    published = sorted(int(p.name[6:]) for p in (home / "published").glob("epoch-[0-9]*")
+                       if (p / "manifest.json").is_file())
+    if not published:
+        print(f"no published epoch under {home / 'published'}", file=sys.stderr)
+        return 2
+    epochs = published if args.all else (args.epoch or [published[-1]])
+    try:
+        config = settings.config()
+    except (ConfigError, OSError) as exc:  # names of vaults/pools are optional
+        print(f"note: no config ({exc}); vaults and pools are shown by address",
+              file=sys.stderr)
+        config = None
+    try:
+        for epoch in epochs:
+            path = write_report(home, epoch, config)
+            print(f"epoch {epoch}: {path}")
+        if args.screenshot:
+            print(f"screenshot: {screenshot(path, Path(args.screenshot))}")
+    except ReportError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="aimg", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -180,6 +211,13 @@ def main(argv: list[str] | None = None) -> int:
     ver = sub.add_parser("verify", help="check published epoch folders on their own")
     ver.add_argument("paths", nargs="+")
     ver.set_defaults(run=cmd_verify)
+    rep = sub.add_parser("report", help="write the HTML epoch report(s) under AIMG_HOME/reports")
+    rep.add_argument("--epoch", type=int, action="append",
+                     help="epoch to report (repeatable; default: the latest published)")
+    rep.add_argument("--all", action="store_true", help="every published epoch")
+    rep.add_argument("--screenshot", metavar="PNG",
+                     help="also render the last report with headless Chromium into PNG")
+    rep.set_defaults(run=cmd_report)
     args = parser.parse_args(argv)
     try:
         return args.run(args)

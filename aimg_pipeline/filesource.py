@@ -162,10 +162,6 @@ class FileSource:
         self._check_blocks(con, block_files, from_block, max(to_block, first))
         blocks = EpochBlocks(first, last, None, None)
         if first <= last:
-            ends = run_sql(con, "cryo_blocks_in_range", block_files=block_files,
-                           from_block=first, to_block=last).select(["block_number", "block_hash"])
-            hashes = dict(zip(*ends.to_pydict().values(), strict=True)) if False else None
-            del hashes
             blocks = EpochBlocks(first, last, self._hash(con, block_files, first),
                                  self._hash(con, block_files, last))
 
@@ -215,7 +211,7 @@ class FileSource:
         """Stream the query's record batches into the epoch's raw_logs file (atomically)."""
         schema = TABLES["raw_logs"][0]
         text = (Path(__file__).resolve().parent.parent / "sql" / "cryo_logs.sql").read_text()
-        reader = con.execute(text, {
+        reader = con.sql(text, params={
             "block_files": block_files, "log_files": log_files, "from_block": from_block,
             "to_block": to_block, "addresses": addresses, "topics": topics,
         }).to_arrow_reader(BATCH_ROWS)

@@ -69,6 +69,8 @@ class Progress:
         self._last_decile = 0
 
     def update(self, blocks_done: int, logs: int, done: bool = False) -> None:
+        if blocks_done >= self.total and not done:
+            return  # the closing line follows
         now = time.monotonic()
         decile = 10 * blocks_done // self.total if self.total else 10
         if not (done or decile > self._last_decile or now - self._last >= self.every):
@@ -99,6 +101,20 @@ def store_epoch(
                                 for f in logs.schema]))
     logs = logs.sort_by([("block_number", "ascending"), ("log_index", "ascending")])
     count = warehouse.write("raw_logs", epoch, logs)
+    write_epoch_row(warehouse, epoch, window, blocks, from_block, to_block, count)
+    return count
+
+
+def write_epoch_row(
+    warehouse: Warehouse,
+    epoch: int,
+    window: EpochWindow,
+    blocks: EpochBlocks,
+    from_block: int,
+    to_block: int,
+    count: int,
+) -> None:
+    """The epoch's row in ``epochs``: window, block range, boundary blocks and hashes."""
     warehouse.write("epochs", epoch, {
         "epoch": [epoch], "start_ts": [window.start], "end_ts": [window.end],
         "from_block": [from_block], "to_block": [to_block],
@@ -106,7 +122,6 @@ def store_epoch(
         "first_block_hash": [blocks.first_hash], "last_block_hash": [blocks.last_hash],
         "log_count": [count],
     })
-    return count
 
 
 def ingest_epoch(

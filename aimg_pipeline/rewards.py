@@ -10,8 +10,48 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from aimg_pipeline.lib.allocation import Allocation, EpochInputs, allocate_epoch
+from aimg_pipeline.lib.apportion import apportion
 from aimg_pipeline.lib.config import CHANNELS, Config
 from aimg_pipeline.warehouse import Warehouse
+
+
+def _summary(warehouse: Warehouse, epoch: int) -> tuple[int, dict[str, int], dict[str, int]]:
+    """Recipients, amount per channel, and unallocated amount per channel of an epoch."""
+    rows = warehouse.read("allocations", epoch).to_pydict()
+    total: dict[str, int] = defaultdict(int)
+    unallocated: dict[str, int] = defaultdict(int)
+    recipients = set()
+    for channel, account, amount, reason in zip(
+        rows["channel"], rows["account"], rows["amount"], rows["reason"], strict=True
+    ):
+        total[channel] += int(amount)
+        if reason == "unallocated":
+            unallocated[channel] += int(amount)
+        elif int(amount):
+            recipients.add(account)
+    return len(recipients), total, unallocated
+
+
+def epoch_swings(warehouse: Warehouse, epoch: int) -> list[str]:
+    """Epoch-over-epoch changes a person should look at before signing.
+
+    Flags the number of recipients moving by more than half, and a channel whose share left
+    unallocated moves by 25 percentage points or more. Integer arithmetic only.
+    """
+    if epoch == 0 or not warehouse.has("allocations", epoch - 1):
+        return []
+    before_recipients, before_total, before_unallocated = _summary(warehouse, epoch - 1)
+    recipients, total, unallocated = _summary(warehouse, epoch)
+    swings = []
+    if 2 * abs(recipients - before_recipients) > before_recipients:
+        swings.append(f"recipients {before_recipients} -> {recipients}")
+    for channel in CHANNELS:
+        now = 100 * unallocated[channel] // total[channel] if total[channel] else 0
+        then = (100 * before_unallocated[channel] // before_total[channel]
+                if before_total[channel] else 0)
+        if abs(now - then) >= 25:
+            swings.append(f"{channel}: unallocated share {then}% -> {now}%")
+    return swings
 
 
 def epoch_emission(config: Config, epoch: int) -> int:
@@ -20,8 +60,6 @@ def epoch_emission(config: Config, epoch: int) -> int:
 
 def write_emissions(config: Config, warehouse: Warehouse, epoch: int) -> dict[str, int]:
     """Split E(epoch) over the channels and store it; returns amount per channel."""
-    from aimg_pipeline.lib.apportion import apportion
-
     policy = config.policy_for(epoch)
     by_channel = apportion(epoch_emission(config, epoch), policy.channel_bps, order=CHANNELS)
     warehouse.write("epoch_emissions", epoch, {

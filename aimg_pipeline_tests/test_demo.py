@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import tomllib
 from pathlib import Path
 
 import dagster as dg
@@ -11,33 +10,12 @@ import duckdb
 import pytest
 from web3 import Web3
 
-from aimg_pipeline.demo.devchain import start_devchain
-from aimg_pipeline.demo.scenario import run_scenario
 from aimg_pipeline.distributor import claim, set_root, token_balance
-from aimg_pipeline.lib.config import load_config
 from aimg_pipeline.orchestrate import materialize_epochs
 from aimg_pipeline.publish import verify
 
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory):
-    home = tmp_path_factory.mktemp("demo")
-    config_path = home / "demo" / "aimg.toml"
-    config_path.parent.mkdir(parents=True)
-    patch = pytest.MonkeyPatch()
-    with start_devchain() as chain:
-        summary = run_scenario(chain.url, config_path, seed=7)
-        patch.setenv("AIMG_HOME", str(home))
-        patch.setenv("AIMG_CONFIG", str(config_path))
-        patch.setenv("AIMG_RPC_URL", chain.url)
-        config = load_config(config_path)
-        epochs = list(range(summary["last_closed_epoch"] + 1))
-        with dg.DagsterInstance.ephemeral() as instance:
-            results = materialize_epochs(epochs, config, instance, log_level="WARNING")
-        yield {"home": home, "chain": chain, "summary": summary, "config": config,
-               "raw_config": tomllib.loads(config_path.read_text()), "epochs": epochs,
-               "results": results}
-    patch.undo()
+# the demo itself is the session fixture `demo` in conftest.py (built once, shared)
+pytestmark = pytest.mark.usefixtures("demo_env")
 
 
 def expected_emissions(raw: dict, through: int) -> list[int]:
@@ -56,8 +34,10 @@ def test_every_closed_epoch_is_published_and_verifies(demo) -> None:
     assert all(result.success for result in demo["results"])
     for result in demo["results"]:
         checks = result.get_asset_check_evaluations()
-        assert {c.check_name for c in checks} >= {"conservation", "verified"}
-        assert all(c.passed for c in checks if c.check_name != "no_quarantined_logs")
+        blocking = {"conservation", "verified", "no_negative_balances", "reconciled_with_chain"}
+        assert {c.check_name for c in checks} >= blocking
+        # warnings (quarantine, swings) may fire on the demo; every blocking check passes
+        assert all(c.passed for c in checks if c.check_name in blocking)
     for epoch in demo["epochs"]:
         report = verify(demo["home"] / "published" / f"epoch-{epoch:05d}")
         assert report["checked_previous"] == (epoch > 0)

@@ -123,7 +123,8 @@ def _draw_log(draw: st.DrawFn, history: h.History, block: int,
                 st.sampled_from(holders + (token,)))
             history.transfer(block, token, sender, receiver, value)
             balances[(token, sender)] -= value
-            balances[(token, receiver)] = balances.get((token, receiver), 0) + value
+            if receiver != ref.ZERO:  # burnt shares are gone, not held by the zero address
+                balances[(token, receiver)] = balances.get((token, receiver), 0) + value
             return
         action = "mint"
     if action == "mint":
@@ -219,6 +220,12 @@ def test_ingest_over_json_rpc_equals_reference(
         assert_matches_reference(dep, history, epochs, Path(tmp))
 
 
+def _well_formed(log: ref.Log) -> bool:
+    """A Transfer a real ERC-20 could emit: two address topics, one word below 2^128."""
+    return (len(log.topics) == 3 and len(log.data) == 66 and int(log.data, 16) < LIMIT
+            and all(t.startswith("0x" + "0" * 24) for t in log.topics[1:]))
+
+
 def _renumbered(history: h.History) -> h.History:
     """The history with log indexes made dense again after filtering."""
     out = h.History()
@@ -238,9 +245,12 @@ def test_dagster_equals_reference(
 ) -> None:
     """A few examples through the Dagster definitions, as the UI materializes them."""
     dep, history, epochs = case
+    # a real token emits only well-formed Transfers (the reconciliation check replays them
+    # against totalSupply/balanceOf); malformed ones are covered by the tests above
     history.logs = [x for x in history.logs if x.topics and x.topics[0] in ref.EVENT_OF_TOPIC0
                     and x.address in set(h.VAULTS + h.POOLS) | {
-                        h.REGISTRY, h.ATLAS.governor, h.BOREAS.governor}]
+                        h.REGISTRY, h.ATLAS.governor, h.BOREAS.governor}
+                    and (x.topics[0] != ref.TOPIC0_OF["Transfer"] or _well_formed(x))]
     history = _renumbered(history)
     tmp = tmp_path_factory.mktemp("dagster")
     results = h.run_dagster(dep, history, epochs, tmp, monkeypatch)

@@ -65,7 +65,7 @@ def await_previous_epoch(
         in_flight = [
             run for run in context.instance.get_runs(
                 dg.RunsFilter(statuses=IN_PROGRESS_RUN_STATUSES))
-            if run.run_id != context.run_id and _run_covers(run, key)
+            if run.run_id != context.run.run_id and _run_covers(run, key)
         ]
         if not in_flight:
             break

@@ -1,4 +1,5 @@
-"""Publish layer: the epoch's immutable distribution folder and its row in `distributions`."""
+"""Publish layer: the epoch's immutable distribution folder, its row in `distributions`, and
+the human-readable epoch report linked from the asset's metadata."""
 
 import dagster as dg
 
@@ -11,6 +12,7 @@ from aimg_pipeline.defs.partitions import (
 from aimg_pipeline.defs.resources import AimgSettings, ChainResource
 from aimg_pipeline.publish import verify
 from aimg_pipeline.release import publish_epoch
+from aimg_pipeline.report import write_report
 
 
 class PublishConfig(dg.Config):
@@ -43,21 +45,51 @@ def distribution(
     policy_config, warehouse = settings.config(), settings.warehouse()
     client = chain.client()
     epochs = epochs_of(context, policy_config.calendar())
+    # epoch e is published only after e-1: wait for a run still publishing it
     await_previous_epoch(context, policy_config.calendar(), warehouse, "distributions", epochs)
     for epoch in epochs:
         result = publish_epoch(
             policy_config, warehouse, client, settings.publish_root, epoch,
             republish_reason=config.republish_reason or None,
         )
-        context.log.info(f"epoch {epoch}: {result.status} {result.folder}")
+        context.log.info(f"epoch {epoch}: {result.status} {result.folder}"
+                         + (f" (old folder archived at {result.archived})"
+                            if result.archived else ""))
         report = verify(result.folder)
-    yield dg.MaterializeResult(metadata={
+    metadata = {
         "epoch": report["epoch"],
         "status": result.status,
         "merkle_root": result.merkle_root,
         "accounts": report["accounts"],
         "total": str(report["total"]),
         "path": dg.MetadataValue.path(str(result.folder)),
-    })
+    }
+    if result.archived:
+        metadata["archived_previous"] = dg.MetadataValue.path(str(result.archived))
+    yield dg.MaterializeResult(metadata=metadata)
     yield dg.AssetCheckResult(check_name="verified", passed=True, metadata={
         "checked_previous_epoch": report["checked_previous"]})
+
+
+@dg.asset(
+    key_prefix="publish",
+    group_name="publish",
+    kinds={"html"},
+    deps=[distribution],
+    partitions_def=epoch_partitions,
+    backfill_policy=epoch_backfill_policy,
+    description="A self-contained HTML page per published epoch (AIMG_HOME/reports/"
+    "epoch-NNNNN.html): emission curve, channel split, allocation by agent and pool, "
+    "recipient distribution (Lorenz curve, Gini), top recipients, epoch-over-epoch changes "
+    "and the checks. Outside the immutable published folder: it can be regenerated.",
+)
+def epoch_report(context: dg.AssetExecutionContext, settings: AimgSettings):
+    policy_config = settings.config()
+    for epoch in epochs_of(context, policy_config.calendar()):
+        path = write_report(settings.home_path, epoch, policy_config)
+        context.log.info(f"epoch {epoch}: report {path}")
+    return dg.MaterializeResult(metadata={
+        "report": dg.MetadataValue.path(str(path)),
+        "open": dg.MetadataValue.url(path.resolve().as_uri()),
+        "bytes": path.stat().st_size,
+    })

@@ -10,7 +10,7 @@ from aimg_pipeline.defs.partitions import (
 )
 from aimg_pipeline.defs.resources import AimgSettings
 from aimg_pipeline.lib.config import CHANNELS
-from aimg_pipeline.rewards import write_allocations, write_claims, write_emissions
+from aimg_pipeline.rewards import epoch_swings, write_allocations, write_claims, write_emissions
 
 _COMMON = dict(
     key_prefix="rewards", group_name="rewards", kinds={"python", "parquet"},
@@ -40,26 +40,39 @@ def epoch_emissions(context: dg.AssetExecutionContext, settings: AimgSettings):
     **_COMMON,
     deps=[epoch_emissions, ["snapshots", "position_snapshots"], ["decoded", "votes"],
           ["decoded", "contributions"]],
-    check_specs=[dg.AssetCheckSpec(
-        "conservation", asset=["rewards", "allocations"], blocking=True,
-        description="The epoch's allocations sum exactly to its emission (SPEC 6.4).",
-    )],
+    check_specs=[
+        dg.AssetCheckSpec(
+            "conservation", asset=["rewards", "allocations"], blocking=True,
+            description="The epoch's allocations sum exactly to its emission (SPEC 6.4).",
+        ),
+        dg.AssetCheckSpec(
+            "no_unusual_swings", asset=["rewards", "allocations"],
+            description="Warns when recipients move by more than half or a channel's "
+            "unallocated share moves by 25 points or more since the previous epoch.",
+        ),
+    ],
     description="Every account's share of every channel and sub-pool, with the treasury "
     "receiving empty sub-pools as `unallocated`.",
 )
 def allocations(context: dg.AssetExecutionContext, settings: AimgSettings):
     config, warehouse = settings.config(), settings.warehouse()
-    results = [write_allocations(config, warehouse, e)
-               for e in epochs_of(context, config.calendar())]
+    epochs = epochs_of(context, config.calendar())
+    results = [write_allocations(config, warehouse, e) for e in epochs]
     last = results[-1]
-    lines = ["| channel | amount (wei) |", "|---|---:|"]
-    lines += [f"| {c} | {last.by_channel[c]} |" for c in CHANNELS]
-    unallocated = sum(r.amount for r in last.rows if r.reason == "unallocated")
+    unallocated = {c: sum(r.amount for r in last.rows
+                          if r.channel == c and r.reason == "unallocated") for c in CHANNELS}
+    recipients = len({r.account for r in last.rows if r.amount and r.reason == "earned"})
+    lines = [f"**Epoch {epochs[-1]}** ({config.calendar().window(epochs[-1]).describe()}): "
+             f"{_tokens(last.emission)} to {recipients} recipients.", "",
+             "| channel | amount (wei) | unallocated (wei) |", "|---|---:|---:|"]
+    lines += [f"| {c} | {last.by_channel[c]} | {unallocated[c]} |" for c in CHANNELS]
     yield dg.MaterializeResult(metadata={
+        "epoch": epochs[-1],
         "rows": len(last.rows),
-        "recipients": len({r.account for r in last.rows if r.amount}),
+        "recipients": recipients,
         "emission": _tokens(last.emission),
-        "unallocated": _tokens(unallocated),
+        "emission_whole_aimg": last.emission // 10**18,
+        "unallocated": _tokens(sum(unallocated.values())),
         "summary": dg.MetadataValue.md("\n".join(lines)),
     })
     broken = [(r.emission, r.total) for r in results if r.total != r.emission]
@@ -67,6 +80,11 @@ def allocations(context: dg.AssetExecutionContext, settings: AimgSettings):
         check_name="conservation", passed=not broken,
         metadata={"epochs_checked": len(results),
                   "mismatches": str(broken) if broken else "none"},
+    )
+    swings = [s for e in epochs for s in epoch_swings(warehouse, e)]
+    yield dg.AssetCheckResult(
+        check_name="no_unusual_swings", passed=not swings, severity=dg.AssetCheckSeverity.WARN,
+        metadata={"swings": "; ".join(swings) if swings else "none"},
     )
 
 
