@@ -53,7 +53,7 @@ class VerifyError(RuntimeError):
 
 def epoch_folder(root: Path, epoch: int) -> Path:
     """``root/epoch-NNNNN``: the one place epoch ``epoch`` is published."""
-    if not isinstance(epoch, int) or not 0 <= epoch <= 99_999:
+    if not isinstance(epoch, int) or isinstance(epoch, bool) or not 0 <= epoch <= 99_999:
         raise PublishError(f"epoch {epoch!r} is outside 0..99999")
     return Path(root) / f"epoch-{epoch:05d}"
 
@@ -147,8 +147,9 @@ def build_files(release: EpochRelease) -> dict[str, bytes]:
 @contextmanager
 def _publish_lock(root: Path) -> Iterator[None]:
     """One publisher at a time per publish root (two runs of one epoch cannot interleave)."""
-    root.mkdir(parents=True, exist_ok=True)
-    with open(root / ".publish.lock", "w") as handle:
+    root.mkdir(mode=FOLDER_MODE, parents=True, exist_ok=True)  # never world-writable
+    fd = os.open(root / ".publish.lock", os.O_WRONLY | os.O_CREAT, 0o644)
+    with open(fd, "w") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield

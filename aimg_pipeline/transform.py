@@ -8,11 +8,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pathlib import Path
+
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from aimg_pipeline.events import TOPIC0
 from aimg_pipeline.lib.config import Config
-from aimg_pipeline.warehouse import TABLES, Warehouse, run_sql
+from aimg_pipeline.warehouse import SQL_DIR, TABLES, Warehouse, run_sql
+
+
+def _literal(path: Path) -> str:
+    """A path as a SQL string literal (paths are the warehouse's own, never user values)."""
+    return "'" + str(path).replace("'", "''") + "'"
 
 
 @dataclass(frozen=True)
@@ -40,17 +48,23 @@ def decode_epoch(config: Config, warehouse: Warehouse, epoch: int) -> DecodeResu
         "SELECT DISTINCT contribution_id FROM contributions WHERE epoch < $epoch",
         params={"epoch": epoch},
     ).to_arrow_table()
-    raw_logs = warehouse.read("raw_logs", epoch)
-    con.register("epoch_logs", raw_logs)
+    # DuckDB reads the epoch's raw_logs file itself and keeps the classified logs in a
+    # temporary table (spilled to disk past its memory cap): a 10M-log epoch never becomes
+    # Python/Arrow objects, and position_changes (two rows a Transfer) is written by COPY.
+    raw_path = warehouse.path("raw_logs", epoch)
+    warehouse.read_schema("raw_logs", epoch)  # a clear error when it is not materialized
+    con.execute(f"CREATE VIEW epoch_logs AS SELECT * FROM read_parquet({_literal(raw_path)})")
+    raw_count = pq.read_metadata(raw_path).num_rows
     con.register("event_types", pa.table({
         "topic0": list(TOPIC0.values()), "event": list(TOPIC0.keys())}))
     con.register("sources", _sources(config))
     con.register("agent_tokens", pa.table({
         "token": [a.token for a in config.agents], "agent": [a.name for a in config.agents]}))
     con.register("known_contribution_ids", earlier_ids)
-    con.register("classified_logs", run_sql(con, "classify_logs"))
+    text = (SQL_DIR / "classify_logs.sql").read_text()
+    con.execute(f"CREATE TEMP TABLE classified_logs AS {text}")
 
-    changes = run_sql(con, "decode_position_changes", epoch=epoch)
+    changes = warehouse.write_query("position_changes", epoch, con, "decode_position_changes")
     votes = run_sql(con, "decode_votes", epoch=epoch)
     contributions = run_sql(con, "decode_contributions", epoch=epoch).to_pydict()
     multipliers = config.policy_for(epoch).kind_multiplier_bps
@@ -64,8 +78,8 @@ def decode_epoch(config: Config, warehouse: Warehouse, epoch: int) -> DecodeResu
         reasons[reason] = reasons.get(reason, 0) + 1
     con.close()
     return DecodeResult(
-        raw_logs=raw_logs.num_rows,
-        position_changes=warehouse.write("position_changes", epoch, changes),
+        raw_logs=raw_count,
+        position_changes=changes,
         votes=warehouse.write("votes", epoch, votes),
         contributions=warehouse.write("contributions", epoch, contributions),
         quarantine=warehouse.write("quarantine", epoch, quarantine),

@@ -151,9 +151,13 @@ def to_toml(dep: ref.Deployment) -> str:
 
 @dataclass
 class History:
-    """Blocks (number -> timestamp) and their logs, built in chain order."""
+    """Blocks (number -> timestamp) and their logs, built in chain order.
 
-    blocks: list[int] = field(default_factory=list)  # timestamps, block number = index
+    Block 0 is the chain's own genesis block (timestamp 0, no logs), as on a real chain, so
+    every epoch has a "last block at or before its end".
+    """
+
+    blocks: list[int] = field(default_factory=lambda: [0])  # timestamps; number = index
     logs: list[ref.Log] = field(default_factory=list)
 
     def block(self, timestamp: int) -> int:

@@ -18,7 +18,8 @@ WITH logs AS (
         (l.topic1 IS NOT NULL)::INT + (l.topic2 IS NOT NULL)::INT
             + (l.topic3 IS NOT NULL)::INT AS extra_topics,
         (length(l.data) - 2) // 64 AS words,
-        regexp_full_match(l.data, '0x([0-9a-f]{64})*') AS data_ok,
+        -- a NULL data (possible only in files, never from JSON-RPC) is not usable data
+        coalesce(regexp_full_match(l.data, '0x([0-9a-f]{64})*'), false) AS data_ok,
         coalesce(regexp_full_match(l.topic1, '0x[0-9a-f]{64}'), true)
             AND coalesce(regexp_full_match(l.topic2, '0x[0-9a-f]{64}'), true)
             AND coalesce(regexp_full_match(l.topic3, '0x[0-9a-f]{64}'), true) AS topics_ok

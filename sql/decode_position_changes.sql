@@ -1,7 +1,8 @@
 -- decode_position_changes: one row per balance change from a position token's Transfer
 -- (staking-vault shares and pool LP tokens): the sender loses `value`, the receiver gains it.
 -- The zero-address side of a mint or burn is not a holder and is left out.
--- `delta` is a signed decimal string (exact; up to 2^128-1 in magnitude).
+-- `delta` is a signed decimal string (exact; up to 2^128-1 in magnitude). hex_u128 and
+-- u128_text (sql/u128_macros.sql) are fast exact stand-ins for DuckDB's slow 128-bit casts.
 WITH transfers AS (
     SELECT
         address,
@@ -12,17 +13,17 @@ WITH transfers AS (
         log_index,
         '0x' || substr(topic1, 27) AS sender,
         '0x' || substr(topic2, 27) AS receiver,
-        ('0x' || substr(data, 35, 32))::UHUGEINT AS value
+        hex_u128(substr(data, 35, 32)) AS value
     FROM classified_logs
     WHERE event = 'Transfer' AND reason IS NULL
 ),
 
 sides AS (
     SELECT *, sender AS account, 0 AS side,
-        CASE WHEN value = 0 THEN '0' ELSE '-' || value::VARCHAR END AS delta
+        CASE WHEN value = 0 THEN '0' ELSE '-' || u128_text(value) END AS delta
     FROM transfers
     UNION ALL
-    SELECT *, receiver AS account, 1 AS side, value::VARCHAR AS delta
+    SELECT *, receiver AS account, 1 AS side, u128_text(value) AS delta
     FROM transfers
 )
 

@@ -62,7 +62,7 @@ def allocations(context: dg.AssetExecutionContext, settings: AimgSettings):
     unallocated = {c: sum(r.amount for r in last.rows
                           if r.channel == c and r.reason == "unallocated") for c in CHANNELS}
     recipients = len({r.account for r in last.rows if r.amount and r.reason == "earned"})
-    lines = [f"**Epoch {epochs[-1]}** ({config.calendar().window(epochs[-1]).describe()}): "
+    lines = [f"**{config.calendar().window(epochs[-1]).describe()}**: "
              f"{_tokens(last.emission)} to {recipients} recipients.", "",
              "| channel | amount (wei) | unallocated (wei) |", "|---|---:|---:|"]
     lines += [f"| {c} | {last.by_channel[c]} | {unallocated[c]} |" for c in CHANNELS]

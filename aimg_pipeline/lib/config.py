@@ -34,6 +34,9 @@ ZERO_ADDRESS = "0x" + "0" * 40
 AIMG_VAULT_NAME = "aimg"
 BPS = 10_000
 MAX_AMOUNT = 2**128  # amounts must be < 2**128 (exclusive)
+# 9999-12-31T23:59:59Z: the last second a UTC date (partition keys, window texts) can name.
+# Epoch 0 must end by then; a later genesis would fail deep inside the calendar at run time.
+MAX_TIMESTAMP = 253_402_300_799
 DEFAULT_CONFIRMATIONS = 12
 
 _ADDRESS_RE = re.compile(r"\A0x[0-9a-fA-F]{40}\Z")
@@ -473,8 +476,11 @@ def _parse(doc: dict) -> Config:
     )
     name = _str(d["name"], "deployment.name")
     chain_id = _int(d["chain_id"], "deployment.chain_id", 1) if "chain_id" in d else None
-    genesis = _int(d["genesis"], "deployment.genesis", 0)
+    genesis = _int(d["genesis"], "deployment.genesis", 0, MAX_TIMESTAMP - 1)
     epoch_seconds = _int(d["epoch_seconds"], "deployment.epoch_seconds", 1)
+    if genesis + epoch_seconds > MAX_TIMESTAMP:
+        raise _fail("deployment.epoch_seconds",
+                    f"{epoch_seconds} ends epoch 0 after 9999-12-31T23:59:59Z (genesis {genesis})")
     initial = _amount(d["initial_emission"], "deployment.initial_emission")
     max_total = (
         _amount(d["max_total_emission"], "deployment.max_total_emission")
