@@ -3,8 +3,8 @@
 import dagster as dg
 
 from aimg_pipeline.defs import decoded, publish, raw, rewards, snapshots
-from aimg_pipeline.defs.sensors import epoch_sensor
 from aimg_pipeline.defs.resources import AimgSettings, ChainResource
+from aimg_pipeline.defs.sensors import epoch_sensor
 
 _modules = [raw, decoded, snapshots, rewards, publish]
 

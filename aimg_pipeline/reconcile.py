@@ -3,7 +3,8 @@
 A snapshot is trusted only if, at the epoch's last block, every position token's
 ``totalSupply()`` (less what the zero address holds) equals the sum of the closing balances
 derived from its ``Transfer`` logs, and the holders' ``balanceOf()`` agree one by one (all
-of them, or a deterministic sample when there are many). A missing, duplicated or invented log shows up here.
+of them, or a deterministic sample when there are many). A missing, duplicated or invented
+log shows up here.
 """
 
 from __future__ import annotations

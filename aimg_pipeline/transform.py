@@ -7,7 +7,6 @@ exactly once: decoded, analytics-only (pool Mint/Burn/Swap/Sync), or in ``quaran
 from __future__ import annotations
 
 from dataclasses import dataclass
-
 from pathlib import Path
 
 import pyarrow as pa

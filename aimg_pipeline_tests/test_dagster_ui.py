@@ -18,15 +18,12 @@ import sys
 import time
 import uuid
 from datetime import datetime
-from pathlib import Path
 
 import dagster as dg
 import pytest
 import requests
 
 from aimg_pipeline.defs.resources import PROJECT_ROOT
-from aimg_pipeline.demo.devchain import start_devchain
-from aimg_pipeline.demo.scenario import run_scenario
 from aimg_pipeline.lib.config import load_config
 from aimg_pipeline.orchestrate import materialize_epochs
 from aimg_pipeline.warehouse import Warehouse
@@ -83,7 +80,7 @@ def _graphql(url: str, query: str, variables: dict | None = None) -> dict:
 
 
 @pytest.fixture(scope="module")
-def ui(tmp_path_factory: pytest.TempPathFactory):
+def ui(tmp_path_factory: pytest.TempPathFactory, demo_chain):
     root = tmp_path_factory.mktemp("ui")
     home, dagster_home = root / "home", root / "dagster"
     dagster_home.mkdir()
@@ -105,10 +102,10 @@ def ui(tmp_path_factory: pytest.TempPathFactory):
     patch = pytest.MonkeyPatch()
     for key, value in env.items():
         patch.setenv(key, value)
-    chain = start_devchain()
+    chain, summary = demo_chain["chain"], demo_chain["summary"]
+    shutil.copy(demo_chain["config_path"], config_path)
     server = None
     try:
-        summary = run_scenario(chain.url, config_path, seed=7)
         env["AIMG_RPC_URL"] = chain.url
         patch.setenv("AIMG_RPC_URL", chain.url)
         config = load_config(config_path)
@@ -145,7 +142,6 @@ def ui(tmp_path_factory: pytest.TempPathFactory):
                 server.wait(timeout=60)
             except subprocess.TimeoutExpired:
                 server.kill()
-        chain.stop()
         patch.undo()
         if postgres:
             con, name = postgres

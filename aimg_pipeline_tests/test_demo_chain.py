@@ -20,7 +20,7 @@ from web3 import HTTPProvider, Web3
 from web3.exceptions import ContractLogicError, Web3RPCError
 
 from aimg_pipeline.demo.devchain import DevChain, derive_address, start_devchain
-from aimg_pipeline.demo.scenario import GENESIS, load_artifact, run_scenario
+from aimg_pipeline.demo.scenario import GENESIS, load_artifact
 
 EPOCH = 86400
 
@@ -114,12 +114,9 @@ def rpc(url: str, method: str, params: list[Any] | None = None) -> Any:
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    """One full seed-7 scenario on a fresh devchain, shared by the read-only tests."""
-    config_path = tmp_path_factory.mktemp("demo") / "aimg.toml"
-    with start_devchain() as chain:
-        summary = run_scenario(chain.url, config_path, seed=7)
-        yield {"url": chain.url, "summary": summary, "config_path": config_path}
+def demo(demo_chain: dict[str, Any]) -> dict[str, Any]:
+    """The session's full seed-7 scenario (conftest.demo_chain), for read-only tests."""
+    return demo_chain
 
 
 @pytest.fixture

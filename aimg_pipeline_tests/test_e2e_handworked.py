@@ -30,7 +30,8 @@ def addr(n: int) -> str:
 
 
 ZERO = addr(0)
-AIMG_TOKEN, AIMG_VAULT, ATLAS_TOKEN, ATLAS_VAULT = addr(0x101), addr(0x102), addr(0x103), addr(0x104)
+AIMG_TOKEN, AIMG_VAULT = addr(0x101), addr(0x102)
+ATLAS_TOKEN, ATLAS_VAULT = addr(0x103), addr(0x104)
 POOL, GOVERNOR, REGISTRY, ATLAS_TREASURY, TREASURY = (
     addr(0x105), addr(0x106), addr(0x107), addr(0x108), addr(0x109))
 A, B, C, D, E, F, G_ = (addr(0xA0 + i) for i in range(7))
@@ -61,7 +62,8 @@ version = "v1"
 effective_from_epoch = 0
 decay_bps = 1000
 tail_emission = "0"
-channel_bps = {{ staking = 4000, governance = 2000, subdao = 1000, liquidity = 2000, contribution = 1000 }}
+channel_bps = {{ staking = 4000, governance = 2000, subdao = 1000, liquidity = 2000, \
+  contribution = 1000 }}
 kind_multiplier_bps = {{ dataset = 10000, model = 15000, algorithm = 20000 }}
 agent_weight_bps = {{ atlas = 10000 }}
 vault_weight_bps = {{ aimg = 6000, atlas = 4000 }}
@@ -72,10 +74,15 @@ pool_weight_bps = {{ "atlas-aimg" = 10000 }}
 def build_chain() -> FakeChain:
     chain = FakeChain(chain_id=1337)
     transfer = topic("Transfer")
+
+    def move(block: int, token: str, sender: str, receiver: str, value: int) -> None:
+        chain.add_log(block, token, [transfer, address_topic(sender), address_topic(receiver)],
+                      "0x" + word(value))
+
     b = chain.add_block(GENESIS - 50)  # before genesis: A stakes 300
-    chain.add_log(b, AIMG_VAULT, [transfer, address_topic(ZERO), address_topic(A)], "0x" + word(300))
+    move(b, AIMG_VAULT, ZERO, A, 300)
     b = chain.add_block(GENESIS + 20)  # B stakes 100
-    chain.add_log(b, AIMG_VAULT, [transfer, address_topic(ZERO), address_topic(B)], "0x" + word(100))
+    move(b, AIMG_VAULT, ZERO, B, 100)
     # C votes 50 (VoteCast), D votes 150 (VoteCastWithParams); reason "", params ""
     chain.add_log(b, GOVERNOR, [topic("VoteCast"), address_topic(C)],
                   "0x" + word(7) + word(1) + word(50) + word(0x80) + word(0))
@@ -83,18 +90,18 @@ def build_chain() -> FakeChain:
                   "0x" + word(7) + word(0) + word(150) + word(0xA0) + word(0xC0) + word(0)
                   + word(0))
     b = chain.add_block(GENESIS + 50)  # E adds liquidity: 1000 LP
-    chain.add_log(b, POOL, [transfer, address_topic(ZERO), address_topic(E)], "0x" + word(1000))
+    move(b, POOL, ZERO, E, 1000)
     b = chain.add_block(GENESIS + 60)  # A sends 100 shares to B
-    chain.add_log(b, AIMG_VAULT, [transfer, address_topic(A), address_topic(B)], "0x" + word(100))
+    move(b, AIMG_VAULT, A, B, 100)
     # contributions: F model (kind 1) score 10, G dataset (kind 0) score 30, one kind 7
     accepted = topic("ContributionAccepted")
     for cid, who, kind, score in ((1, F, 1, 10), (2, G_, 0, 30), (3, F, 7, 99)):
         chain.add_log(b, REGISTRY, [accepted, "0x" + word(cid), address_topic(ATLAS_TOKEN),
                                     address_topic(who)], "0x" + word(kind) + word(score))
     b = chain.add_block(GENESIS + 75)  # E sends 400 LP to the pool itself (excluded holder)
-    chain.add_log(b, POOL, [transfer, address_topic(E), address_topic(POOL)], "0x" + word(400))
+    move(b, POOL, E, POOL, 400)
     b = chain.add_block(GENESIS + 150)  # epoch 1: B unstakes all 200
-    chain.add_log(b, AIMG_VAULT, [transfer, address_topic(B), address_topic(ZERO)], "0x" + word(200))
+    move(b, AIMG_VAULT, B, ZERO, 200)
     chain.add_block(GENESIS + 200)  # closes epoch 1
     return chain
 

@@ -105,7 +105,7 @@ def histories(
         *[st.one_of(st.integers(genesis + e * length, genesis + (e + 1) * length - 1),
                     st.sampled_from([genesis + e * length, genesis + (e + 1) * length - 1]))
           for e in sorted(busy)],
-    ), max_size=10))
+    ), max_size=14))
 
     history = h.History()
     balances: dict[tuple[str, str], int] = {}
@@ -152,7 +152,7 @@ def _draw_log(draw: st.DrawFn, history: h.History, block: int,
     elif action == "contribution":
         score = draw(too_large) if draw(st.integers(0, 9)) == 0 else draw(amounts)
         history.contribution(
-            block, draw(st.integers(0, 2)),
+            block, draw(st.integers(0, 1)),
             draw(st.sampled_from([h.ATLAS.token, h.BOREAS.token, h.ATLAS.token,
                                   UNREGISTERED_TOKEN])),
             draw(st.sampled_from(holders)), draw(st.sampled_from([0, 1, 2, 0, 1, 2, 3, 300])),

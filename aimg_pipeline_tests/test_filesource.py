@@ -11,6 +11,7 @@ epoch the files do not reach past.
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import dagster as dg
@@ -20,8 +21,6 @@ import pytest
 from web3 import HTTPProvider
 
 from aimg_pipeline.chain import ChainClient, EpochNotFinalError
-from aimg_pipeline.demo.devchain import start_devchain
-from aimg_pipeline.demo.scenario import run_scenario
 from aimg_pipeline.filesource import FileSource, FileSourceError
 from aimg_pipeline.ingest import ingest_epoch
 from aimg_pipeline.lib.config import load_config
@@ -69,21 +68,21 @@ def export_cryo(url: str, last_block: int, chain_id: int, directory: Path, hex_:
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory):
+def demo(tmp_path_factory: pytest.TempPathFactory, demo_chain):
     home = tmp_path_factory.mktemp("filesource")
-    with start_devchain() as chain:
-        summary = run_scenario(chain.url, home / "aimg.toml", seed=7)
-        config = load_config(home / "aimg.toml")
-        epochs = list(range(summary["last_closed_epoch"] + 1))
-        rpc = Warehouse(home / "rpc")
-        client = ChainClient(chain.url)
-        for epoch in epochs:
-            ingest_epoch(client, config, rpc, epoch)
-        for variant, hex_ in (("binary", False), ("hex", True)):
-            export_cryo(chain.url, summary["last_block"], summary["chain_id"],
-                        home / variant, hex_)
-        yield {"home": home, "config": config, "epochs": epochs, "rpc": rpc,
-               "url": chain.url, "config_path": home / "aimg.toml"}
+    chain, summary = demo_chain["chain"], demo_chain["summary"]
+    shutil.copy(demo_chain["config_path"], home / "aimg.toml")
+    config = load_config(home / "aimg.toml")
+    epochs = list(range(summary["last_closed_epoch"] + 1))
+    rpc = Warehouse(home / "rpc")
+    client = ChainClient(chain.url)
+    for epoch in epochs:
+        ingest_epoch(client, config, rpc, epoch)
+    for variant, hex_ in (("binary", False), ("hex", True)):
+        export_cryo(chain.url, summary["last_block"], summary["chain_id"],
+                    home / variant, hex_)
+    yield {"home": home, "config": config, "epochs": epochs, "rpc": rpc,
+           "url": chain.url, "config_path": home / "aimg.toml"}
 
 
 @pytest.mark.parametrize("variant", ["binary", "hex"])

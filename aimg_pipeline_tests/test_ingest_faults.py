@@ -12,13 +12,12 @@ returns (an independent reading through web3).
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 from web3 import HTTPProvider
 
 from aimg_pipeline.chain import ChainClient
-from aimg_pipeline.demo.devchain import start_devchain
-from aimg_pipeline.demo.scenario import run_scenario
 from aimg_pipeline.events import TOPIC0
 from aimg_pipeline.ingest import ingest_epoch, watched_addresses
 from aimg_pipeline.lib.config import load_config
@@ -33,26 +32,26 @@ FAULTS = Faults(
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory):
+def demo(tmp_path_factory: pytest.TempPathFactory, demo_chain):
     home = tmp_path_factory.mktemp("faults")
-    with start_devchain() as chain:
-        summary = run_scenario(chain.url, home / "aimg.toml", seed=7)
-        config = load_config(home / "aimg.toml")
-        epochs = list(range(summary["last_closed_epoch"] + 1))
-        direct = Warehouse(home / "direct")
-        client = ChainClient(chain.url)
-        direct_results = [ingest_epoch(client, config, direct, e) for e in epochs]
-        proxied = Warehouse(home / "proxied")
-        with RpcProxy(chain.url, FAULTS, path="/v2/SECRETKEY123") as proxy:
-            hostile = ChainClient(proxy.url, timeout=0.3, backoff_seconds=0.005,
-                                  max_backoff_seconds=0.05, max_attempts=8, seed=2)
-            proxied_results = [ingest_epoch(hostile, config, proxied, e) for e in epochs]
-        plain = HTTPProvider(chain.url).make_request("eth_getLogs", [{
-            "fromBlock": "0x0", "toBlock": hex(summary["last_block"]),
-            "address": watched_addresses(config), "topics": [sorted(TOPIC0.values())]}])
-        yield {"epochs": epochs, "direct": direct, "proxied": proxied, "proxy": proxy,
-               "client": hostile, "plain_logs": plain["result"],
-               "direct_results": direct_results, "proxied_results": proxied_results}
+    chain, summary = demo_chain["chain"], demo_chain["summary"]
+    shutil.copy(demo_chain["config_path"], home / "aimg.toml")
+    config = load_config(home / "aimg.toml")
+    epochs = list(range(summary["last_closed_epoch"] + 1))
+    direct = Warehouse(home / "direct")
+    client = ChainClient(chain.url)
+    direct_results = [ingest_epoch(client, config, direct, e) for e in epochs]
+    proxied = Warehouse(home / "proxied")
+    with RpcProxy(chain.url, FAULTS, path="/v2/SECRETKEY123") as proxy:
+        hostile = ChainClient(proxy.url, timeout=0.3, backoff_seconds=0.005,
+                              max_backoff_seconds=0.05, max_attempts=8, seed=2)
+        proxied_results = [ingest_epoch(hostile, config, proxied, e) for e in epochs]
+    plain = HTTPProvider(chain.url).make_request("eth_getLogs", [{
+        "fromBlock": "0x0", "toBlock": hex(summary["last_block"]),
+        "address": watched_addresses(config), "topics": [sorted(TOPIC0.values())]}])
+    yield {"epochs": epochs, "direct": direct, "proxied": proxied, "proxy": proxy,
+           "client": hostile, "plain_logs": plain["result"],
+           "direct_results": direct_results, "proxied_results": proxied_results}
 
 
 def test_hostile_provider_gives_identical_raw_logs(demo) -> None:

@@ -12,8 +12,8 @@ The stages are the functions the Dagster assets call, in the assets' order:
 | emissions | rewards/epoch_emissions | ``rewards.write_emissions`` |
 | allocations | rewards/allocations | ``rewards.write_allocations`` + ``rewards.epoch_swings`` |
 | claims | rewards/claims | ``rewards.write_claims`` |
-| publish | publish/distribution | ``release.publish_epoch`` (assemble, build_files, publish with its verify, distributions row) |
-| verify | publish/distribution | ``publish.verify`` of the published folder (the asset checks it again) |
+| publish | publish/distribution | ``release.publish_epoch`` (assemble, build, publish+verify) |
+| verify | publish/distribution | ``publish.verify`` of the folder (the asset's own re-check) |
 
 Left out, because there is no chain: the snapshot asset's ``reconcile_epoch`` (eth_call
 totalSupply/balanceOf) and the publish asset's ``release.check_blocks`` (reorg re-check of
