@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test dev lint contracts clean
+.PHONY: install demo test dev lint contracts clean bench
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
@@ -23,6 +23,9 @@ test: install  ## the whole test suite
 
 dev: install  ## the Dagster UI on 127.0.0.1:3000 with the demo chain behind it
 	$(BIN)/aimg dev
+
+bench: install  ## SPEC 10 benchmark: 1M/3M/10M-log epochs, vs web3 process_log and OZ (node)
+	$(BIN)/python -m bench.run
 
 lint: install
 	$(BIN)/ruff check .

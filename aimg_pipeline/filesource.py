@@ -142,7 +142,7 @@ class FileSource:
             raise FileSourceError(f"no cryo blocks files (*__blocks__*.parquet) in "
                                   f"{self.directory}: logs carry no timestamps without them")
         window = config.calendar().window(epoch)
-        con = duckdb.connect()
+        con = warehouse.limit_memory(duckdb.connect())  # a 10M-log ORDER BY spills, not swells
         run_sql(con, "cryo_macros")
         _layout(files["blocks"], ("block_number", "block_hash", "timestamp"))
         block_files = [str(f.path) for f in files["blocks"]]

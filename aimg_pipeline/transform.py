@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from aimg_pipeline.events import TOPIC0
@@ -105,27 +106,43 @@ def snapshot_epoch(config: Config, warehouse: Warehouse, epoch: int) -> Snapshot
     con.register("epoch_position_changes", warehouse.read("position_changes", epoch))
     con.register("previous_snapshots", previous.select(
         ["pool", "pool_name", "token_kind", "account", "closing_balance"]))
-    parts = run_sql(con, "position_snapshots", start=window.start, end=window.end).to_pydict()
+    table = run_sql(con, "position_snapshots", start=window.start, end=window.end)
     con.close()
 
+    # Rows the SQL could finish in HUGEINT (every realistic row) come with fast_* filled;
+    # the others are recombined here from the 64-bit limbs with Python integers.
+    slow_mask = pc.is_null(table["fast_seconds"])
+    slow = table.filter(slow_mask).to_pydict()
     length = window.length
-    opening, closing, seconds, negative = [], [], [], []
-    for i, pool in enumerate(parts["pool"]):
+    opening, closing, seconds = [], [], []
+    for i in range(len(slow["pool"])):
         def limbs(name: str, i: int = i) -> int:
-            return (int(parts[f"{name}_hi"][i]) << 64) + int(parts[f"{name}_lo"][i])
+            return (int(slow[f"{name}_hi"][i]) << 64) + int(slow[f"{name}_lo"][i])
 
-        open_balance = int(parts["previous_closing"][i]) + limbs("before")
+        open_balance = int(slow["previous_closing"][i]) + limbs("before")
         close_balance = open_balance + limbs("window")
-        balance_seconds = open_balance * length + limbs("timed")
-        if close_balance < 0 or open_balance < 0:
-            negative.append((pool, parts["account"][i], close_balance))
         opening.append(str(open_balance))
         closing.append(str(close_balance))
-        seconds.append(str(balance_seconds))
-    count = len(opening)
-    rows = warehouse.write("position_snapshots", epoch, {
-        "epoch": [epoch] * count, "pool": parts["pool"], "pool_name": parts["pool_name"],
-        "token_kind": parts["token_kind"], "account": parts["account"],
-        "opening_balance": opening, "closing_balance": closing, "balance_seconds": seconds,
+        seconds.append(str(open_balance * length + limbs("timed")))
+
+    def column(fast: str, computed: list[str]) -> pa.Array:
+        values = table[fast].combine_chunks()
+        if not computed:
+            return values
+        return pc.replace_with_mask(values, slow_mask.combine_chunks(),
+                                    pa.array(computed, pa.string()))
+
+    result = pa.table({
+        "epoch": pa.array([epoch] * table.num_rows, pa.int64()), "pool": table["pool"],
+        "pool_name": table["pool_name"], "token_kind": table["token_kind"],
+        "account": table["account"], "opening_balance": column("fast_opening", opening),
+        "closing_balance": column("fast_closing", closing),
+        "balance_seconds": column("fast_seconds", seconds),
     })
-    return SnapshotResult(rows, len(set(parts["account"])), negative)
+    rows = warehouse.write("position_snapshots", epoch, result)
+    below = result.filter(pc.or_(pc.starts_with(result["opening_balance"], "-"),
+                                 pc.starts_with(result["closing_balance"], "-")))
+    negative = [(pool, account, int(closing_balance)) for pool, account, closing_balance in zip(
+        below["pool"].to_pylist(), below["account"].to_pylist(),
+        below["closing_balance"].to_pylist(), strict=True)]
+    return SnapshotResult(rows, pc.count_distinct(table["account"]).as_py(), negative)

@@ -166,14 +166,18 @@ class Warehouse:
         sorts and joins of a 10M-log epoch (SPEC 10 asks for under 4 GiB in all).
         """
         self._ensure_empty_files()
-        con = duckdb.connect()
+        con = self.limit_memory(duckdb.connect())
+        con.execute((SQL_DIR / "u128_macros.sql").read_text())
+        for table in TABLES:
+            con.execute(f"CREATE VIEW {table} AS {self.view_sql(table)}")
+        return con
+
+    def limit_memory(self, con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+        """Cap a DuckDB connection's memory and let it spill under ``AIMG_HOME/tmp/duckdb``."""
         spill = self.home / "tmp" / "duckdb"
         spill.mkdir(parents=True, exist_ok=True)
         con.execute(f"SET temp_directory = {_quote(str(spill))}")
         con.execute(f"SET memory_limit = {_quote(os.environ.get('AIMG_DUCKDB_MEMORY', '2GB'))}")
-        con.execute((SQL_DIR / "u128_macros.sql").read_text())
-        for table in TABLES:
-            con.execute(f"CREATE VIEW {table} AS {self.view_sql(table)}")
         return con
 
     def write_query(self, table: str, epoch: int, con: duckdb.DuckDBPyConnection, name: str,

@@ -83,7 +83,7 @@ def histories(
     draw: st.DrawFn, small_epochs: bool = False
 ) -> tuple[ref.Deployment, h.History, int]:
     """A deployment, a valid-or-broken chain history, and how many epochs to compute."""
-    epochs = draw(st.integers(1, 4))
+    epochs = draw(st.sampled_from([3, 2, 4, 1]))
     length = draw(st.just(100) if small_epochs else st.one_of(
         st.sampled_from([1, 7, 100, 86_400, 604_800]), st.integers(1, 10**6),
         st.just(2**35)))  # ~1089 years: 4 of them end before 9999
@@ -97,27 +97,28 @@ def histories(
         excluded=frozenset(draw(st.sets(st.sampled_from(EXCLUDABLE), max_size=2))),
     )
 
-    # block times: some before genesis, the rest in epochs allowed to have blocks, with a
-    # bias to window edges; epochs left out are empty (no block at all)
-    busy = draw(st.sets(st.integers(0, epochs - 1), max_size=epochs))
-    times = draw(st.lists(st.one_of(
-        st.integers(genesis - 1000, genesis - 1),
-        *[st.one_of(st.integers(genesis + e * length, genesis + (e + 1) * length - 1),
-                    st.sampled_from([genesis + e * length, genesis + (e + 1) * length - 1]))
-          for e in sorted(busy)],
-    ), max_size=14))
+    # block times: some before genesis, then per epoch either none at all (an empty epoch,
+    # one in four) or a few, with a bias to the window's first and last second
+    times = draw(st.lists(st.integers(genesis - 1000, genesis - 1), max_size=2))
+    for e in range(epochs):
+        first, last = genesis + e * length, genesis + (e + 1) * length - 1
+        if draw(st.sampled_from([True, True, True, False])):
+            times += draw(st.lists(st.one_of(st.integers(first, last),
+                                             st.sampled_from([first, last])),
+                                   min_size=1, max_size=3))
 
     history = h.History()
     balances: dict[tuple[str, str], int] = {}
+    ids: list[int] = []  # contribution ids used so far: reused often, to make duplicates
     for timestamp in sorted(times):
         block = history.block(timestamp)
         for _ in range(draw(st.integers(1, 4))):
-            _draw_log(draw, history, block, balances)
+            _draw_log(draw, history, block, balances, ids)
     return dep, history, epochs
 
 
 def _draw_log(draw: st.DrawFn, history: h.History, block: int,
-              balances: dict[tuple[str, str], int]) -> None:
+              balances: dict[tuple[str, str], int], ids: list[int]) -> None:
     action = draw(st.sampled_from(
         ["mint", "mint", "transfer", "transfer", "transfer", "burn", "vote", "contribution",
          "contribution",
@@ -151,8 +152,11 @@ def _draw_log(draw: st.DrawFn, history: h.History, block: int,
                      support=draw(st.integers(0, 2)))
     elif action == "contribution":
         score = draw(too_large) if draw(st.integers(0, 9)) == 0 else draw(amounts)
+        reuse = ids and draw(st.sampled_from([True, True, False]))
+        contribution_id = draw(st.sampled_from(ids) if reuse else st.integers(0, 2**256 - 1))
+        ids.append(contribution_id)
         history.contribution(
-            block, draw(st.integers(0, 1)),
+            block, contribution_id,
             draw(st.sampled_from([h.ATLAS.token, h.BOREAS.token, h.ATLAS.token,
                                   UNREGISTERED_TOKEN])),
             draw(st.sampled_from(holders)), draw(st.sampled_from([0, 1, 2, 0, 1, 2, 3, 300])),

@@ -97,17 +97,30 @@ checked AS (
                 THEN 'duplicate contributionId (accepted in an earlier epoch)'
         END AS reason
     FROM logs
+),
+
+-- accepted contributions whose contributionId came earlier in this epoch; the window runs
+-- over those rows only (over all rows it cost ~2.5 s per million logs). A log is identified
+-- by (block_number, log_index).
+repeated_ids AS (
+    SELECT DISTINCT block_number, log_index
+    FROM (
+        SELECT block_number, log_index, row_number() OVER (
+            PARTITION BY topic1 ORDER BY block_number, log_index) AS nth
+        FROM checked
+        WHERE event = 'ContributionAccepted' AND reason IS NULL
+    )
+    WHERE nth > 1
 )
 
+-- No ORDER BY: the pipeline keeps this result in a temporary table, and every decode_*
+-- file and quarantine sort their own output by (block_number, log_index).
 SELECT
-    * EXCLUDE (reason, extra_topics, words, data_ok, topics_ok),
+    c.* EXCLUDE (reason, extra_topics, words, data_ok, topics_ok),
     CASE
-        WHEN reason IS NULL AND event = 'ContributionAccepted'
-            AND row_number() OVER (
-                PARTITION BY event, reason IS NULL, topic1 ORDER BY block_number, log_index
-            ) > 1
+        WHEN r.block_number IS NOT NULL
             THEN 'duplicate contributionId (accepted earlier in this epoch)'
-        ELSE reason
+        ELSE c.reason
     END AS reason
-FROM checked
-ORDER BY block_number, log_index
+FROM checked AS c
+LEFT JOIN repeated_ids AS r ON r.block_number = c.block_number AND r.log_index = c.log_index

@@ -7,7 +7,7 @@ SELECT
     '0x' || substr(c.topic3, 27) AS contributor,
     c.topic1 AS contribution_id,
     ('0x' || substr(c.data, 65, 2))::INTEGER AS kind,
-    u128_text(hex_u128(substr(c.data, 99, 32))) AS score,
+    u128_text(('0x' || substr(c.data, 99, 32))::UHUGEINT) AS score,
     c.block_number,
     c.log_index
 FROM classified_logs AS c

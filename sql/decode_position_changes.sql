@@ -1,8 +1,8 @@
 -- decode_position_changes: one row per balance change from a position token's Transfer
 -- (staking-vault shares and pool LP tokens): the sender loses `value`, the receiver gains it.
 -- The zero-address side of a mint or burn is not a holder and is left out.
--- `delta` is a signed decimal string (exact; up to 2^128-1 in magnitude). hex_u128 and
--- u128_text (sql/u128_macros.sql) are fast exact stand-ins for DuckDB's slow 128-bit casts.
+-- `delta` is a signed decimal string (exact; up to 2^128-1 in magnitude); u128_text
+-- (sql/u128_macros.sql) is an exact, fast stand-in for DuckDB's slow UHUGEINT::VARCHAR.
 WITH transfers AS (
     SELECT
         address,
@@ -13,7 +13,7 @@ WITH transfers AS (
         log_index,
         '0x' || substr(topic1, 27) AS sender,
         '0x' || substr(topic2, 27) AS receiver,
-        hex_u128(substr(data, 35, 32)) AS value
+        ('0x' || substr(data, 35, 32))::UHUGEINT AS value
     FROM classified_logs
     WHERE event = 'Transfer' AND reason IS NULL
 ),

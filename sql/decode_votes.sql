@@ -8,7 +8,7 @@ SELECT
     '0x' || substr(topic1, 27) AS voter,
     '0x' || substr(data, 3, 64) AS proposal_id,
     ('0x' || substr(data, 129, 2))::INTEGER AS support,
-    u128_text(hex_u128(substr(data, 163, 32))) AS weight,
+    u128_text(('0x' || substr(data, 163, 32))::UHUGEINT) AS weight,
     block_number,
     log_index
 FROM classified_logs

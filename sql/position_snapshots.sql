@@ -43,22 +43,64 @@ sums AS (
         coalesce(sum(lo * ($end - t)) FILTER (WHERE t >= $start), 0)::HUGEINT AS timed_lo
     FROM limbs
     GROUP BY pool, account
+),
+
+joined AS (
+    SELECT
+        coalesce(s.pool, p.pool) AS pool,
+        coalesce(s.pool_name, p.pool_name) AS pool_name,
+        coalesce(s.token_kind, p.token_kind) AS token_kind,
+        coalesce(s.account, p.account) AS account,
+        coalesce(p.closing_balance, '0') AS previous_closing,
+        coalesce(s.before_hi, 0)::HUGEINT AS before_hi,
+        coalesce(s.before_lo, 0)::HUGEINT AS before_lo,
+        coalesce(s.window_hi, 0)::HUGEINT AS window_hi,
+        coalesce(s.window_lo, 0)::HUGEINT AS window_lo,
+        coalesce(s.timed_hi, 0)::HUGEINT AS timed_hi,
+        coalesce(s.timed_lo, 0)::HUGEINT AS timed_lo
+    FROM sums AS s
+    FULL OUTER JOIN (
+        SELECT * FROM previous_snapshots WHERE closing_balance <> '0'
+    ) AS p ON p.pool = s.pool AND p.account = s.account
+),
+
+-- Fast path: when every part is small enough (|previous closing| < 10^31, |hi limbs| <
+-- 2^40, |timed_hi| < 2^58, |lo limbs| < 2^100, so opening < 2^106), the opening, closing and
+-- balance-seconds are computed here in HUGEINT: opening * length stays below 2^125 by the
+-- explicit bound, and the sum below 2^127. Other rows (NULL fast_*) are recombined exactly
+-- in Python from the limbs.
+bounded AS (
+    SELECT
+        *,
+        (length(ltrim(previous_closing, '-')) <= 31
+            AND abs(before_hi) < 1099511627776 AND abs(window_hi) < 1099511627776
+            AND abs(timed_hi) < 288230376151711744
+            AND abs(before_lo) < 1267650600228229401496703205376
+            AND abs(window_lo) < 1267650600228229401496703205376
+            AND abs(timed_lo) < 1267650600228229401496703205376) AS small
+    FROM joined
+),
+
+fast AS (
+    SELECT
+        *,
+        CASE WHEN small THEN previous_closing::HUGEINT + before_hi * 18446744073709551616
+            + before_lo END AS open_fast
+    FROM bounded
 )
 
 SELECT
-    coalesce(s.pool, p.pool) AS pool,
-    coalesce(s.pool_name, p.pool_name) AS pool_name,
-    coalesce(s.token_kind, p.token_kind) AS token_kind,
-    coalesce(s.account, p.account) AS account,
-    coalesce(p.closing_balance, '0') AS previous_closing,
-    coalesce(s.before_hi, 0)::VARCHAR AS before_hi,
-    coalesce(s.before_lo, 0)::VARCHAR AS before_lo,
-    coalesce(s.window_hi, 0)::VARCHAR AS window_hi,
-    coalesce(s.window_lo, 0)::VARCHAR AS window_lo,
-    coalesce(s.timed_hi, 0)::VARCHAR AS timed_hi,
-    coalesce(s.timed_lo, 0)::VARCHAR AS timed_lo
-FROM sums AS s
-FULL OUTER JOIN (
-    SELECT * FROM previous_snapshots WHERE closing_balance <> '0'
-) AS p ON p.pool = s.pool AND p.account = s.account
+    pool, pool_name, token_kind, account, previous_closing,
+    before_hi::VARCHAR AS before_hi,
+    before_lo::VARCHAR AS before_lo,
+    window_hi::VARCHAR AS window_hi,
+    window_lo::VARCHAR AS window_lo,
+    timed_hi::VARCHAR AS timed_hi,
+    timed_lo::VARCHAR AS timed_lo,
+    (open_fast + window_hi * 18446744073709551616 + window_lo)::VARCHAR AS fast_closing,
+    open_fast::VARCHAR AS fast_opening,
+    CASE WHEN abs(open_fast) < 42535295865117307932921825928971026432 // ($end - $start)
+        THEN (open_fast * ($end - $start) + timed_hi * 18446744073709551616 + timed_lo)::VARCHAR
+    END AS fast_seconds
+FROM fast
 ORDER BY pool, account

@@ -1,0 +1,164 @@
+"""Side-by-side comparisons on the benchmark's own data (each run in a fresh process).
+
+``python -m bench.compare process_log --home HOME --epoch E --sample N --out F``
+    Decodes the first N raw logs of the epoch one by one with web3.py's
+    ``contract.events.<Event>().process_log`` (the event chosen by topic0, as a per-log
+    decoder must), and reports seconds per log.
+
+``python -m bench.compare merkle --home HOME --epoch E --out F [--oz-sizes 100000,0]``
+    Builds the Merkle tree and every proof for the epoch's claims with
+    ``aimg_pipeline.lib.merkle`` (what ``publish.build_files`` runs), and the same tree with
+    ``@openzeppelin/merkle-tree`` in node (``aimg_pipeline_tests/js/oz_oracle.mjs bench``) on
+    the first K claims for each K of ``--oz-sizes`` (0 = all), within ``--oz-cap`` seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+JS_DIR = ROOT / "aimg_pipeline_tests" / "js"
+
+ABI = [
+    {"type": "event", "name": "Transfer", "anonymous": False, "inputs": [
+        {"name": "from", "type": "address", "indexed": True},
+        {"name": "to", "type": "address", "indexed": True},
+        {"name": "value", "type": "uint256", "indexed": False}]},
+    {"type": "event", "name": "VoteCast", "anonymous": False, "inputs": [
+        {"name": "voter", "type": "address", "indexed": True},
+        {"name": "proposalId", "type": "uint256", "indexed": False},
+        {"name": "support", "type": "uint8", "indexed": False},
+        {"name": "weight", "type": "uint256", "indexed": False},
+        {"name": "reason", "type": "string", "indexed": False}]},
+    {"type": "event", "name": "ContributionAccepted", "anonymous": False, "inputs": [
+        {"name": "contributionId", "type": "uint256", "indexed": True},
+        {"name": "agent", "type": "address", "indexed": True},
+        {"name": "contributor", "type": "address", "indexed": True},
+        {"name": "kind", "type": "uint8", "indexed": False},
+        {"name": "score", "type": "uint256", "indexed": False}]},
+]
+
+
+def process_log(home: Path, epoch: int, sample: int) -> dict[str, Any]:
+    import pyarrow.parquet as pq
+    from hexbytes import HexBytes
+    from web3 import Web3
+    from web3.datastructures import AttributeDict
+
+    from aimg_pipeline.events import TOPIC0
+    from aimg_pipeline.warehouse import Warehouse
+
+    path = Warehouse(home).path("raw_logs", epoch)
+    rows = next(pq.ParquetFile(path).iter_batches(batch_size=sample)).to_pylist()
+    w3 = Web3()
+    contract = w3.eth.contract(abi=ABI)
+    by_topic = {TOPIC0[name]: getattr(contract.events, name)() for name in
+                ("Transfer", "VoteCast", "ContributionAccepted")}
+    logs = [AttributeDict({
+        "address": Web3.to_checksum_address(r["address"]),
+        "blockHash": HexBytes(r["block_hash"]), "blockNumber": r["block_number"],
+        "data": HexBytes(r["data"]), "logIndex": r["log_index"],
+        "topics": [HexBytes(t) for t in (r["topic0"], r["topic1"], r["topic2"], r["topic3"])
+                   if t is not None],
+        "transactionHash": HexBytes(r["transaction_hash"]),
+        "transactionIndex": r["transaction_index"],
+    }) for r in rows]
+    started = time.perf_counter()
+    for log in logs:
+        by_topic["0x" + bytes(log["topics"][0]).hex()].process_log(log)
+    seconds = time.perf_counter() - started
+    return {"sample": len(logs), "seconds": round(seconds, 3),
+            "seconds_per_log": seconds / len(logs)}
+
+
+def _node() -> tuple[str | None, str]:
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if node is None:
+        return None, "node is not installed"
+    if not (JS_DIR / "node_modules" / "@openzeppelin" / "merkle-tree").is_dir():
+        if npm is None:
+            return None, "npm is not installed (cannot install @openzeppelin/merkle-tree)"
+        done = subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=JS_DIR,
+                              capture_output=True, text=True, timeout=600)
+        if done.returncode:
+            return None, f"npm ci failed: {done.stderr[-300:]}"
+    return node, ""
+
+
+def merkle(home: Path, epoch: int, oz_sizes: list[int], oz_cap: float) -> dict[str, Any]:
+    from aimg_pipeline.lib.merkle import StandardMerkleTree
+    from aimg_pipeline.warehouse import Warehouse
+
+    claims = Warehouse(home).read("claims", epoch).to_pydict()
+    values = sorted(zip(claims["account"], map(int, claims["cumulative_amount"]), strict=True))
+    started = time.perf_counter()
+    tree = StandardMerkleTree.of(values)
+    built = time.perf_counter()
+    proofs = tree.proofs()
+    done = time.perf_counter()
+    ours = {"n": len(values), "build_s": round(built - started, 3),
+            "proofs_s": round(done - built, 3), "total_s": round(done - started, 3),
+            "root": tree.root, "proof_count": len(proofs)}
+    result: dict[str, Any] = {"ours": ours, "oz": []}
+    node, why = _node()
+    if node is None:
+        result["oz_note"] = f"skipped: {why}"
+        return result
+    checksummed = [[a, str(v)] for a, v in tree.values]
+    for size in oz_sizes:
+        n = len(checksummed) if size == 0 or size > len(checksummed) else size
+        sub = StandardMerkleTree.of(values[:n]) if n < len(values) else tree
+        t0 = time.perf_counter()
+        sub.proofs()
+        ours_n = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        StandardMerkleTree.of(values[:n])
+        ours_n += time.perf_counter() - t0
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
+            json.dump({"values": checksummed[:n]}, handle)
+        try:
+            run = subprocess.run(
+                [node, "--max-old-space-size=6144", str(JS_DIR / "oz_oracle.mjs"), "bench",
+                 handle.name], capture_output=True, text=True, timeout=oz_cap)
+            if run.returncode:
+                result["oz"].append({"n": n, "error": run.stderr[-300:]})
+                continue
+            oz = json.loads(run.stdout)
+            oz.update({"ours_total_s": round(ours_n, 3), "same_root": oz["root"] == sub.root,
+                       "ratio": round(oz["total_s"] / ours_n, 2)})
+            result["oz"].append(oz)
+        except subprocess.TimeoutExpired:
+            result["oz"].append({"n": n, "timeout_s": oz_cap, "ours_total_s": round(ours_n, 3)})
+        finally:
+            os.unlink(handle.name)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("what", choices=("process_log", "merkle"))
+    parser.add_argument("--home", type=Path, required=True)
+    parser.add_argument("--epoch", type=int, default=1)
+    parser.add_argument("--sample", type=int, default=20_000)
+    parser.add_argument("--oz-sizes", default="100000,0")
+    parser.add_argument("--oz-cap", type=float, default=600.0)
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args()
+    if args.what == "process_log":
+        result = process_log(args.home, args.epoch, args.sample)
+    else:
+        sizes = [int(s) for s in args.oz_sizes.split(",") if s.strip()]
+        result = merkle(args.home, args.epoch, sizes, args.oz_cap)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,165 @@
+"""``make bench``: one epoch end to end at several sizes, the side-by-side comparisons, the
+table of figures against SPEC 10's targets, and ``bench/results.json``.
+
+Environment: ``BENCH_SIZES`` (default ``1000000,3000000,10000000`` Transfer logs in the
+measured epoch), ``BENCH_DIR`` (generated data and warehouses; default
+``$AIMG_HOME/bench`` or ``/tmp/aimg-bench``; never inside git), ``BENCH_SEED`` (7),
+``BENCH_SAMPLE`` (process_log sample, 20000), ``BENCH_OZ_SIZES`` (claims given to
+OpenZeppelin: ``100000,0``, 0 = all), ``BENCH_OZ_CAP`` (seconds per OZ run, 600).
+
+Per size, in fresh processes: generate the files (cached by size and seed), run epoch 0
+(the history that opens the measured epoch's balances and claims), then epoch 1, the
+measured one (``bench/epoch.py``), then the comparisons on epoch 1's logs and claims.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+GIB = 1024
+
+
+def _env_list(name: str, default: str) -> list[int]:
+    return [int(x) for x in os.environ.get(name, default).split(",") if x.strip()]
+
+
+def _python(*args: str, out: Path) -> dict[str, Any]:
+    subprocess.run([sys.executable, "-m", *args, "--out", str(out)], cwd=ROOT, check=True)
+    return json.loads(out.read_text())
+
+
+def _data(base: Path, logs: int, seed: int) -> Path:
+    from bench.generate import GENERATOR_VERSION
+    data = base / f"data-{logs}-s{seed}"
+    summary = data / "summary.json"
+    if summary.exists() and json.loads(summary.read_text()).get(
+            "generator_version") == GENERATOR_VERSION:
+        return data
+    shutil.rmtree(data, ignore_errors=True)
+    print(f"generating {logs:,} logs in {data}", flush=True)
+    subprocess.run([sys.executable, "-m", "bench.generate", "--logs", str(logs), "--out",
+                    str(data), "--seed", str(seed)], cwd=ROOT, check=True)
+    return data
+
+
+def main() -> None:
+    sizes = _env_list("BENCH_SIZES", "1000000,3000000,10000000")
+    seed = int(os.environ.get("BENCH_SEED", "7"))
+    home = os.environ.get("AIMG_HOME")
+    base = Path(os.environ.get("BENCH_DIR") or (Path(home) / "bench" if home
+                                                else "/tmp/aimg-bench"))
+    base.mkdir(parents=True, exist_ok=True)
+    results: dict[str, Any] = {
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                    "platform": platform.platform()},
+        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "sizes": [],
+    }
+    for logs in sizes:
+        data = _data(base, logs, seed)
+        generated = json.loads((data / "summary.json").read_text())
+        work = base / f"home-{logs}"
+        shutil.rmtree(work, ignore_errors=True)
+        print(f"\n== {logs:,} logs: epoch 0 (history), then epoch 1 (measured)", flush=True)
+        history = _python("bench.epoch", "--data", str(data), "--home", str(work),
+                          "--epoch", "0", out=work / "epoch0.json")
+        measured = _python("bench.epoch", "--data", str(data), "--home", str(work),
+                           "--epoch", "1", out=work / "epoch1.json")
+        entry = {"logs": logs, "generated": generated, "history_epoch": history,
+                 "epoch": measured}
+        if logs == max(sizes):
+            print("== web3.py process_log on a sample of the same logs", flush=True)
+            entry["process_log"] = _python(
+                "bench.compare", "process_log", "--home", str(work), "--epoch", "1",
+                "--sample", os.environ.get("BENCH_SAMPLE", "20000"), out=work / "pl.json")
+            print("== Merkle tree + all proofs vs @openzeppelin/merkle-tree", flush=True)
+            entry["merkle"] = _python(
+                "bench.compare", "merkle", "--home", str(work), "--epoch", "1",
+                "--oz-sizes", os.environ.get("BENCH_OZ_SIZES", "100000,0"),
+                "--oz-cap", os.environ.get("BENCH_OZ_CAP", "600"), out=work / "merkle.json")
+        results["sizes"].append(entry)
+        shutil.rmtree(work / "warehouse" / "raw_logs", ignore_errors=True)  # the big one
+    results["checks"] = checks(results)
+    (ROOT / "bench" / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    print_table(results)
+
+
+def checks(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each SPEC 10 figure next to its target."""
+    sizes = results["sizes"]
+    big, small = sizes[-1], sizes[0]
+    epoch = big["epoch"]
+    rows = [
+        {"figure": f"whole epoch, {big['logs']:,} logs (ingest included)",
+         "value": f"{epoch['seconds']:.1f} s", "target": "< 120 s",
+         "ok": epoch["seconds"] < 120},
+        {"figure": "  decode..publish (after ingest)",
+         "value": f"{epoch['seconds_after_ingest']:.1f} s", "target": "< 120 s",
+         "ok": epoch["seconds_after_ingest"] < 120},
+        {"figure": "peak RSS of the epoch's process",
+         "value": f"{epoch['peak_rss_mib'] / GIB:.2f} GiB", "target": "< 4 GiB",
+         "ok": epoch["peak_rss_mib"] < 4 * GIB},
+    ]
+    if "process_log" in big:
+        per_log = big["process_log"]["seconds_per_log"]
+        decode = epoch["stages"]["decode"]["seconds"]
+        logs = epoch["facts"]["raw_logs"]
+        ratio = per_log * logs / decode
+        rows.append({"figure": f"decode vs process_log ({per_log * 1e3:.3f} ms/log on "
+                     f"{big['process_log']['sample']:,} logs, x {logs:,} logs = "
+                     f"{per_log * logs:,.0f} s vs {decode:.1f} s)",
+                     "value": f"{ratio:.0f}x", "target": ">= 50x", "ok": ratio >= 50})
+    if "merkle" in big:
+        m = big["merkle"]
+        ours = m["ours"]
+        rows.append({"figure": f"our Merkle tree + all proofs, {ours['n']:,} claims",
+                     "value": f"{ours['total_s']:.1f} s", "target": "faster than OZ",
+                     "ok": None})
+        for oz in m["oz"]:
+            if "total_s" in oz:
+                rows.append({"figure": f"  OZ {oz['n']:,} claims: {oz['total_s']:.1f} s vs "
+                             f"ours {oz['ours_total_s']:.1f} s (same root: {oz['same_root']})",
+                             "value": f"{oz['ratio']:.1f}x faster", "target": "> 1x",
+                             "ok": oz["ratio"] > 1 and oz["same_root"]})
+            else:
+                rows.append({"figure": f"  OZ {oz['n']:,} claims", "value":
+                             oz.get("error", f"timed out after {oz.get('timeout_s')} s"),
+                             "target": "> 1x", "ok": None})
+        if "oz_note" in m:
+            rows.append({"figure": "  OZ", "value": m["oz_note"], "target": "", "ok": None})
+    if len(sizes) > 1:
+        growth = epoch["seconds"] / small["epoch"]["seconds"]
+        factor = big["logs"] / small["logs"]
+        rows.append({"figure": f"growth {small['logs']:,} -> {big['logs']:,} logs "
+                     f"(x{factor:.0f} logs)", "value": f"x{growth:.1f} time",
+                     "target": f"<= x{factor:.0f}", "ok": growth <= factor})
+    return rows
+
+
+def print_table(results: dict[str, Any]) -> None:
+    print("\nper size (measured epoch 1; seconds, peak RSS of the stage in MiB)")
+    stages = list(results["sizes"][0]["epoch"]["stages"])
+    print(f"{'logs':>12} " + " ".join(f"{s:>13}" for s in stages) + f" {'total':>8} {'peak':>9}")
+    for entry in results["sizes"]:
+        e = entry["epoch"]
+        cells = " ".join(f"{e['stages'][s]['seconds']:6.1f}/{e['stages'][s]['peak_rss_mib']:>6.0f}"
+                         for s in stages)
+        print(f"{entry['logs']:>12,} {cells} {e['seconds']:8.1f} "
+              f"{e['peak_rss_mib'] / GIB:7.2f}GiB")
+    print("\nSPEC 10 targets")
+    for row in results["checks"]:
+        mark = {True: "PASS", False: "FAIL", None: "    "}[row["ok"]]
+        print(f"  [{mark}] {row['figure']}: {row['value']} (target {row['target']})")
+    print(f"\nwritten: {ROOT / 'bench' / 'results.json'}")
+
+
+if __name__ == "__main__":
+    main()
