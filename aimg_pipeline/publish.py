@@ -23,6 +23,7 @@ import os
 import re
 import shutil
 import sys
+import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -140,8 +141,70 @@ def _join(pieces: Iterator[str]) -> bytes:
     return buffer.getvalue()
 
 
+class Artifact:
+    """A large file's bytes kept in an anonymous temporary file instead of memory.
+
+    At 1M claims ``claims.json`` alone is ~1.6 GB; holding it (and the tree and the CSV) as
+    ``bytes`` while the folder is written and verified took the process past 6 GB. The
+    pieces are encoded, hashed and spooled once; ``publish`` copies them into place.
+    """
+
+    def __init__(self, pieces: Iterator[str]) -> None:
+        self._file = tempfile.TemporaryFile()  # noqa: SIM115 (lives as long as the artifact)
+        digest, size = hashlib.sha256(), 0
+        for piece in pieces:
+            data = piece.encode()
+            digest.update(data)
+            self._file.write(data)
+            size += len(data)
+        self._file.flush()
+        self.sha256, self.size = digest.hexdigest(), size
+
+    def write_to(self, handle: Any) -> None:
+        self._file.seek(0)
+        shutil.copyfileobj(self._file, handle, 8 << 20)
+
+    def read_bytes(self) -> bytes:
+        self._file.seek(0)
+        return self._file.read()
+
+    def same_as(self, path: Path) -> bool:
+        return path.stat().st_size == self.size and _file_sha256(path) == self.sha256
+
+
+def _data(value: bytes | Artifact) -> bytes:
+    return value.read_bytes() if isinstance(value, Artifact) else value
+
+
+def _digest(value: bytes | Artifact) -> str:
+    return value.sha256 if isinstance(value, Artifact) else sha256(value)
+
+
+def _csv_pieces(release: EpochRelease, checksum: Any) -> Iterator[str]:
+    """allocations.csv in blocks of 10,000 rows (``csv.writer``, ``\\n`` line ends)."""
+    table = io.StringIO()
+    writer = csv.writer(table, lineterminator="\n")
+    writer.writerow(["epoch", "channel", "pool", "account", "weight", "amount", "reason"])
+    rows = release.allocations
+    for start in range(0, len(rows), 10_000):
+        writer.writerows([release.epoch, channel, checksum(pool), checksum(account), weight,
+                          amount, reason]
+                         for channel, pool, account, weight, amount, reason
+                         in rows[start:start + 10_000])
+        yield table.getvalue()
+        table.seek(0)
+        table.truncate()
+    yield table.getvalue()
+
+
 def build_files(release: EpochRelease) -> dict[str, bytes]:
     """The epoch's files, byte for byte; the same release always gives the same bytes."""
+    return {name: _data(value) for name, value in build_artifacts(release).items()}
+
+
+def build_artifacts(release: EpochRelease) -> dict[str, bytes | Artifact]:
+    """``build_files`` with the three large files spooled to temporary files (what the
+    pipeline publishes: memory stays flat at 1M claims); the manifest stays ``bytes``."""
     if not release.claims:
         raise PublishError(f"epoch {release.epoch} has no claims to publish")
     # The tree checksums the (lowercase) accounts itself, with its fast keccak: eth_utils'
@@ -157,16 +220,10 @@ def build_files(release: EpochRelease) -> dict[str, bytes]:
             known = checksummed[value] = _checksum(value)
         return known
 
-    table = io.StringIO()
-    writer = csv.writer(table, lineterminator="\n")
-    writer.writerow(["epoch", "channel", "pool", "account", "weight", "amount", "reason"])
-    writer.writerows([release.epoch, channel, checksum(pool), checksum(account), weight, amount,
-                      reason]
-                     for channel, pool, account, weight, amount, reason in release.allocations)
-    files = {
-        "merkle_tree.json": _join(_tree_json(tree)),
-        "claims.json": _join(_claims_json(release.epoch, tree, total)),
-        "allocations.csv": table.getvalue().encode(),
+    files: dict[str, bytes | Artifact] = {
+        "merkle_tree.json": Artifact(_tree_json(tree)),
+        "claims.json": Artifact(_claims_json(release.epoch, tree, total)),
+        "allocations.csv": Artifact(_csv_pieces(release, checksum)),
     }
     manifest = {
         "format": FORMAT,
@@ -185,7 +242,7 @@ def build_files(release: EpochRelease) -> dict[str, bytes]:
         "merkle_root": tree.root,
         "total": str(total),
         "accounts": len(release.claims),
-        "files": {name: sha256(data) for name, data in files.items()},
+        "files": {name: _digest(data) for name, data in files.items()},
     }
     files[MANIFEST] = _json(manifest)
     return files
@@ -265,11 +322,29 @@ class PublishResult:
     archived: Path | None = None
 
 
-def _write_file(folder: Path, name: str, data: bytes) -> None:
+def _same_content(folder: Path, files: Mapping[str, bytes | Artifact]) -> bool:
+    """The published folder holds exactly these files with exactly these bytes."""
+    names = {p.name for p in folder.iterdir() if p.is_file()}
+    if names != set(files):
+        return False
+    for name, value in files.items():
+        path = folder / name
+        if isinstance(value, Artifact):
+            if not value.same_as(path):
+                return False
+        elif path.read_bytes() != value:
+            return False
+    return True
+
+
+def _write_file(folder: Path, name: str, data: bytes | Artifact) -> None:
     """One artifact, flushed to disk and made read-only (a seam the crash tests cut)."""
     path = folder / name
     with open(path, "wb") as handle:
-        handle.write(data)
+        if isinstance(data, Artifact):
+            data.write_to(handle)
+        else:
+            handle.write(data)
         handle.flush()
         os.fsync(handle.fileno())
     os.chmod(path, FILE_MODE)
@@ -319,7 +394,8 @@ def _archive_copy(root: Path, folder: Path) -> Path:
 
 
 def publish(
-    root: Path, epoch: int, files: dict[str, bytes], republish_reason: str | None = None
+    root: Path, epoch: int, files: Mapping[str, bytes | Artifact],
+    republish_reason: str | None = None
 ) -> PublishResult:
     """Write one epoch folder atomically, never overwriting silently.
 
@@ -340,20 +416,23 @@ def publish(
         status = "published"
         old_manifest: dict[str, Any] = {}
         if folder.exists():
-            old = _read_folder(folder)
+            old_manifest_bytes = (folder / MANIFEST).read_bytes() if (
+                folder / MANIFEST).is_file() else None
             try:
-                old_manifest = json.loads(old.get(MANIFEST, b"{}"))
+                old_manifest = json.loads(old_manifest_bytes or b"{}")
             except ValueError:
                 old_manifest = {}
             compared = dict(files)
             if old_manifest.get("republished"):  # compare against the content, not the note
                 compared = _with_republish_note(files, old_manifest["republished"])
-            if old == compared:
+            if _same_content(folder, compared):
                 return PublishResult(folder, "unchanged", old_manifest["merkle_root"])
             if not republish_reason:
+                old = _read_folder(folder)  # only to say what changed
                 raise PublishError(
                     f"epoch {epoch} is already published at {folder} with different content "
-                    f"({describe_changes(old, files)}); published epochs are immutable: "
+                    f"({describe_changes(old, {n: _data(v) for n, v in files.items()})}); "
+                    "published epochs are immutable: "
                     "republish explicitly with a reason (aimg materialize --republish-reason, "
                     "or the republish_reason config of publish/distribution) to archive the "
                     "old folder and publish the new one"
@@ -364,7 +443,7 @@ def publish(
                 "reason": republish_reason,
                 "previous_root": old_manifest.get("merkle_root"),
                 "new_root": new_root,
-                "previous_manifest_sha256": sha256(old.get(MANIFEST, b"")),
+                "previous_manifest_sha256": sha256(old_manifest_bytes or b""),
             })
         temporary = root / f".{folder.name}.{os.getpid()}.tmp"
         temporary.mkdir(mode=0o700)
@@ -397,7 +476,8 @@ def publish(
     return PublishResult(folder, status, json.loads(files[MANIFEST])["merkle_root"], archived)
 
 
-def _with_republish_note(files: dict[str, bytes], note: dict[str, Any]) -> dict[str, bytes]:
+def _with_republish_note(files: Mapping[str, bytes | Artifact],
+                         note: dict[str, Any]) -> dict[str, bytes | Artifact]:
     manifest = json.loads(files[MANIFEST])
     manifest["republished"] = note
     return {**files, MANIFEST: _json(manifest)}

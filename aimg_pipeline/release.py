@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 from aimg_pipeline import __version__
 from aimg_pipeline.chain import ChainClient, ChainError
 from aimg_pipeline.lib.config import Config
-from aimg_pipeline.publish import EpochRelease, PublishResult, build_files, publish
+from aimg_pipeline.publish import EpochRelease, PublishResult, build_artifacts, publish
 from aimg_pipeline.rewards import epoch_emission
 from aimg_pipeline.warehouse import Warehouse
 
@@ -105,7 +105,7 @@ def publish_epoch(
         check_blocks(client, warehouse, epoch)
     release = assemble(config, warehouse, epoch)
     total, accounts = sum(release.claims.values()), len(release.claims)
-    files = build_files(release)
+    files = build_artifacts(release)  # the large files spooled to disk, not held in memory
     del release  # ~0.5 GB of Python objects at 1M claims: not needed while publishing
     result = publish(root, epoch, files, republish_reason)
     warehouse.write("distributions", epoch, {

@@ -276,10 +276,15 @@ def plot_channels(data: EpochData, previous: EpochData | None) -> str:
     fig = _figure(11, 3.4)
     pie, bars = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1.6]})
     amounts = [data.by_channel.get(c, 0) for c in CHANNELS]
-    pie.pie([a / WEI for a in amounts], autopct="%1.1f%%", pctdistance=0.78,
-            colors=[COLORS[c] for c in CHANNELS], startangle=90, counterclock=False,
-            wedgeprops={"width": 0.45}, textprops={"fontsize": 8})
-    pie.legend(list(CHANNELS), loc="center left", bbox_to_anchor=(-0.45, 0.5), frameon=False)
+    if any(amounts):
+        pie.pie([a / WEI for a in amounts], autopct="%1.1f%%", pctdistance=0.78,
+                colors=[COLORS[c] for c in CHANNELS], startangle=90, counterclock=False,
+                wedgeprops={"width": 0.45}, textprops={"fontsize": 8})
+        pie.legend(list(CHANNELS), loc="center left", bbox_to_anchor=(-0.45, 0.5),
+                   frameon=False)
+    else:  # nothing emitted (after max_total_emission): no wedges to draw
+        pie.text(0.5, 0.5, "nothing emitted", ha="center", va="center")
+        pie.set_axis_off()
     pie.set_title(f"Channel split, epoch {data.epoch}")
     positions = range(len(CHANNELS))
     if previous is not None:

@@ -359,9 +359,6 @@ def test_quarantine_is_reported_by_an_asset_check(
     assert check.metadata["reasons"] == dg.MetadataValue.json(reasons)
 
 
-@pytest.mark.xfail(strict=True, reason="an epoch that emits 0 (every epoch after the cap) "
-                   "fails in publish/epoch_report: matplotlib's pie raises 'All wedge sizes "
-                   "are zero' for all-zero channels (report.py, reported to the lead)")
 def test_epochs_after_the_cap_publish_through_dagster(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

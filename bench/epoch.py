@@ -94,7 +94,7 @@ def run(data: Path, home: Path, epoch: int) -> dict[str, Any]:
     source = FileSource(data / "files", "bench")
     publish_parts: dict[str, float] = {}
     release.assemble = _timed(publish_parts, "assemble", release.assemble)
-    release.build_files = _timed(publish_parts, "build_files", release.build_files)
+    release.build_artifacts = _timed(publish_parts, "build_files", release.build_artifacts)
     release.publish = _timed(publish_parts, "publish_and_verify", release.publish)
 
     sampler = RssSampler()

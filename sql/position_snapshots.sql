@@ -97,7 +97,9 @@ SELECT
     window_lo::VARCHAR AS window_lo,
     timed_hi::VARCHAR AS timed_hi,
     timed_lo::VARCHAR AS timed_lo,
-    (open_fast + window_hi * 18446744073709551616 + window_lo)::VARCHAR AS fast_closing,
+    -- guarded by `small` too: window_hi * 2^64 overflows HUGEINT for limbs >= 2^63
+    CASE WHEN small THEN (open_fast + window_hi * 18446744073709551616 + window_lo)::VARCHAR
+    END AS fast_closing,
     open_fast::VARCHAR AS fast_opening,
     CASE WHEN abs(open_fast) < 42535295865117307932921825928971026432 // ($end - $start)
         THEN (open_fast * ($end - $start) + timed_hi * 18446744073709551616 + timed_lo)::VARCHAR
