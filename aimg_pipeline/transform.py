@@ -108,13 +108,11 @@ def snapshot_epoch(config: Config, warehouse: Warehouse, epoch: int) -> Snapshot
     if epoch > 0:
         warehouse.read_schema("position_snapshots", epoch - 1)  # clear error when missing
     warehouse.read_schema("position_changes", epoch)
-    con = warehouse.connect()
-    con.execute("CREATE VIEW epoch_position_changes AS SELECT * FROM read_parquet("
-                f"{_literal(warehouse.path('position_changes', epoch))})")
+    files = {"epoch_position_changes": warehouse.path("position_changes", epoch)}
     if epoch > 0:
-        con.execute(f"CREATE VIEW previous_snapshots AS SELECT {', '.join(columns)} FROM "
-                    f"read_parquet({_literal(warehouse.path('position_snapshots', epoch - 1))})")
-    else:
+        files["previous_snapshots"] = warehouse.path("position_snapshots", epoch - 1)
+    con = warehouse.connect(files)
+    if epoch == 0:
         con.register("previous_snapshots",
                      TABLES["position_snapshots"][0].empty_table().select(columns))
     table = run_sql(con, "position_snapshots", start=window.start, end=window.end)

@@ -158,7 +158,7 @@ class Warehouse:
         glob = _quote(str(self.root / table / "*.parquet"))
         return f"SELECT {columns} FROM read_parquet({glob}, union_by_name = true)"
 
-    def connect(self) -> duckdb.DuckDBPyConnection:
+    def connect(self, files: Mapping[str, Path] | None = None) -> duckdb.DuckDBPyConnection:
         """An in-memory DuckDB with a view per table, for the pipeline's own SQL.
 
         DuckDB's memory is capped (``AIMG_DUCKDB_MEMORY``, default 2GB) and spills to
@@ -170,6 +170,8 @@ class Warehouse:
         con.execute((SQL_DIR / "u128_macros.sql").read_text())
         for table in TABLES:
             con.execute(f"CREATE VIEW {table} AS {self.view_sql(table)}")
+        for name, path in (files or {}).items():  # our view names over our quoted paths
+            con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet({_quote(str(path))})")
         return con
 
     def limit_memory(self, con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
