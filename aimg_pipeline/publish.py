@@ -320,6 +320,7 @@ class PublishResult:
     status: str  # "published", "unchanged", "republished"
     merkle_root: str
     archived: Path | None = None
+    report: dict[str, Any] | None = None  # verify()'s report when this call wrote the folder
 
 
 def _same_content(folder: Path, files: Mapping[str, bytes | Artifact]) -> bool:
@@ -451,7 +452,7 @@ def publish(
             for name in (*ARTIFACTS, MANIFEST):
                 _write_file(temporary, name, files[name])
             _fsync_dir(temporary)
-            verify(temporary, epoch=epoch)
+            report = verify(temporary, epoch=epoch)
         except VerifyError as exc:
             shutil.rmtree(temporary, ignore_errors=True)
             raise PublishError(f"epoch {epoch} failed verification, nothing published: {exc}") \
@@ -473,7 +474,8 @@ def publish(
         else:
             os.rename(temporary, folder)
         _fsync_dir(root)
-    return PublishResult(folder, status, json.loads(files[MANIFEST])["merkle_root"], archived)
+    return PublishResult(folder, status, json.loads(files[MANIFEST])["merkle_root"], archived,
+                         report)
 
 
 def _with_republish_note(files: Mapping[str, bytes | Artifact],

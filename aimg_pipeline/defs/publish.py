@@ -55,7 +55,9 @@ def distribution(
         context.log.info(f"epoch {epoch}: {result.status} {result.folder}"
                          + (f" (old folder archived at {result.archived})"
                             if result.archived else ""))
-        report = verify(result.folder)
+        # a folder written now was verified before it was renamed into place; an unchanged
+        # one is re-verified as it stands on disk
+        report = result.report or verify(result.folder)
     metadata = {
         "epoch": report["epoch"],
         "status": result.status,
