@@ -12,8 +12,13 @@ and ``cryo`` export the same logs as Parquet. This source reads a directory of
 
 and stores exactly the ``raw_logs`` JSON-RPC ingestion stores for the same blocks (same
 columns, lowercase ``0x`` text, order by block and log index), plus the same ``epochs`` row.
-It reads columnar (DuckDB over the files, streamed to the warehouse in record batches), so
-tens of millions of logs never pass through Python one by one nor sit in memory at once.
+It reads columnar, so tens of millions of logs never pass through Python one by one nor sit
+in memory at once. Binary files whose logs are in (block, log index) order, as cryo writes
+them, are taken in that order: each row group filtered and converted to hex text in numpy on
+a worker thread, block hash and timestamp looked up by position, written in file order (at
+10M logs the sort and join of the general path, and DuckDB's string functions, cost most of
+ingestion). Other files (``--hex`` text, or found out of order) go through
+``sql/cryo_logs.sql`` in DuckDB, which joins and sorts; both give the same rows.
 
 What it refuses, naming the blocks: an epoch the files do not reach past (not final in the
 files), a block range with no ``logs`` file, blocks missing from or duplicated in the
@@ -22,7 +27,6 @@ files), a block range with no ``logs`` file, blocks missing from or duplicated i
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from collections.abc import Callable
@@ -30,10 +34,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from aimg_pipeline.chain import ChainError, EpochBlocks, EpochNotFinalError, _utc
+from aimg_pipeline.columnar import hex_text, in_order
 from aimg_pipeline.ingest import (
     RAW_COLUMNS,
     IngestResult,
@@ -48,6 +55,9 @@ from aimg_pipeline.warehouse import TABLES, Warehouse, run_sql
 FILE_NAME = re.compile(
     r"^(?P<network>.+)__(?P<dataset>logs|blocks)__(?P<start>\d+)_to_(?P<end>\d+)\.parquet$")
 BATCH_ROWS = 500_000
+LOG_COLUMNS = ("block_number", "transaction_hash", "transaction_index", "log_index", "address",
+               "topic0", "topic1", "topic2", "topic3", "data")
+INTEGERS = ("block_number", "transaction_index", "log_index")
 
 
 class FileSourceError(ChainError):
@@ -100,8 +110,8 @@ def _gaps(files: list[CryoFile], lo: int, hi: int) -> list[tuple[int, int]]:
     return gaps
 
 
-def _layout(files: list[CryoFile], columns: tuple[str, ...]) -> None:
-    """Refuse files lacking a column, or mixing binary and text (``--hex``) layouts."""
+def _layout(files: list[CryoFile], columns: tuple[str, ...]) -> str:
+    """``binary`` or ``text`` (``--hex``); refuses files lacking a column or mixing both."""
     kinds = set()
     for f in files:
         schema = pq.read_schema(f.path)
@@ -114,6 +124,7 @@ def _layout(files: list[CryoFile], columns: tuple[str, ...]) -> None:
     if len(kinds) > 1:
         raise FileSourceError("the files mix binary and --hex (text) columns: "
                               + ", ".join(f.path.name for f in files[:5]))
+    return kinds.pop() if kinds else "binary"
 
 
 class FileSource:
@@ -174,11 +185,9 @@ class FileSource:
                 raise FileSourceError(
                     f"epoch {epoch}: no logs file in {self.directory} covers blocks "
                     + ", ".join(f"{a}..{b}" for a, b in gaps))
-            _layout(log_files, ("block_number", "transaction_hash", "transaction_index",
-                                "log_index", "address", "topic0", "topic1", "topic2",
-                                "topic3", "data"))
+            layout = _layout(log_files, LOG_COLUMNS)
             count = self._write_logs(con, warehouse, epoch, meter, from_block, to_block,
-                                     block_files, [str(f.path) for f in log_files],
+                                     block_files, [str(f.path) for f in log_files], layout,
                                      watched_addresses(config), watched_topics())
         meter.update(total, count, done=True)
         write_epoch_row(warehouse, epoch, window, blocks, from_block, to_block, count)
@@ -207,37 +216,193 @@ class FileSource:
 
     def _write_logs(self, con: duckdb.DuckDBPyConnection, warehouse: Warehouse, epoch: int,
                     meter: Progress, from_block: int, to_block: int, block_files: list[str],
-                    log_files: list[str], addresses: list[str], topics: list[str]) -> int:
-        """Stream the query's record batches into the epoch's raw_logs file (atomically)."""
+                    log_files: list[str], layout: str, addresses: list[str],
+                    topics: list[str]) -> int:
+        """Write the epoch's raw_logs file (atomically); returns its row count.
+
+        Binary files whose logs come in (block, log index) order, as cryo writes them, are
+        converted piece by piece in file order (no sort, no join); other files, or files
+        found out of order, go through ``sql/cryo_logs.sql``, which sorts.
+        """
+        if layout == "binary":
+            blocks = run_sql(con, "cryo_blocks_in_range", block_files=block_files,
+                             from_block=from_block, to_block=to_block)
+            try:
+                with warehouse.writer("raw_logs", epoch) as writer:
+                    return _in_file_order(writer.write_table, epoch, meter, from_block,
+                                          to_block, blocks, log_files, addresses, topics)
+            except _NeedsSql:
+                pass  # the SQL below sorts them
+        with warehouse.writer("raw_logs", epoch) as writer:
+            return self._sorted_in_sql(con, writer.write_table, epoch, meter, from_block,
+                                       to_block, block_files, log_files, addresses, topics)
+
+    def _sorted_in_sql(self, con: duckdb.DuckDBPyConnection, write: Callable[[pa.Table], None],
+                       epoch: int, meter: Progress, from_block: int, to_block: int,
+                       block_files: list[str], log_files: list[str], addresses: list[str],
+                       topics: list[str]) -> int:
+        """Stream sql/cryo_logs.sql's record batches (sorted, blocks joined) into ``write``."""
         schema = TABLES["raw_logs"][0]
         text = (Path(__file__).resolve().parent.parent / "sql" / "cryo_logs.sql").read_text()
         reader = con.sql(text, params={
             "block_files": block_files, "log_files": log_files, "from_block": from_block,
             "to_block": to_block, "addresses": addresses, "topics": topics,
         }).to_arrow_reader(BATCH_ROWS)
-        target = warehouse.path("raw_logs", epoch)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
         count = 0
-        try:
-            with pq.ParquetWriter(temporary, schema, compression="zstd") as writer:
-                for batch in reader:
-                    if batch.num_rows == 0:
-                        continue
-                    if batch.column("block_hash").null_count:
-                        numbers = pa.compute.filter(batch.column("block_number"),
-                                                    batch.column("block_hash").is_null())
-                        raise FileSourceError(
-                            f"logs of blocks {sorted(set(numbers.to_pylist()))[:10]} have no "
-                            "row in the blocks files")
-                    table = pa.Table.from_batches([batch]).select(list(RAW_COLUMNS))
-                    table = table.append_column(
-                        "epoch", pa.array([epoch] * table.num_rows, pa.int64()))
-                    writer.write_table(table.select(schema.names).cast(schema))
-                    count += table.num_rows
-                    last_block = batch.column("block_number")[-1].as_py()
-                    meter.update(last_block - from_block + 1, count)
-            os.replace(temporary, target)
-        finally:
-            temporary.unlink(missing_ok=True)
+        for batch in reader:
+            if batch.num_rows == 0:
+                continue
+            if batch.column("block_hash").null_count:
+                _no_block_row(batch.column("block_number"), batch.column("block_hash"))
+            table = pa.Table.from_batches([batch]).select(list(RAW_COLUMNS))
+            table = table.append_column(
+                "epoch", pa.array([epoch] * table.num_rows, pa.int64()))
+            write(table.select(schema.names).cast(schema))
+            count += table.num_rows
+            last_block = batch.column("block_number")[-1].as_py()
+            meter.update(last_block - from_block + 1, count)
         return count
+
+
+class _NeedsSql(Exception):
+    """The files cannot be taken in their own order (unsorted, unusual column types)."""
+
+
+@dataclass(frozen=True)
+class _Piece:
+    logs: pa.Table  # raw_logs rows, in the file's order
+    first: tuple[int, int]  # (block_number, log_index) of the first and last row
+    last: tuple[int, int]
+    ordered: bool  # strictly increasing within the piece
+
+
+def _no_block_row(numbers: pa.Array | pa.ChunkedArray,
+                  hashes: pa.Array | pa.ChunkedArray) -> None:
+    missing = pc.filter(numbers, hashes.is_null())
+    raise FileSourceError(f"logs of blocks {sorted(set(missing.to_pylist()))[:10]} have no "
+                          "row in the blocks files")
+
+
+def _watched(values: list[str]) -> pa.Array:
+    """The watched ``0x`` hex strings as the bytes binary files hold.
+
+    ``cryo_hex(column) IN values`` is ``column IN`` these bytes: cryo_hex is ``0x`` +
+    lowercase hex, so a value in any other form matches no log and is left out.
+    """
+    out = []
+    for value in values:
+        digits = value[2:]
+        if (value[:2] == "0x" and len(digits) % 2 == 0 and digits == digits.lower()
+                and all(c in "0123456789abcdef" for c in digits)):
+            out.append(bytes.fromhex(digits))
+    return pa.array(out, pa.binary())
+
+
+def _in_file_order(write: Callable[[pa.Table], None], epoch: int, meter: Progress,
+                   from_block: int, to_block: int, blocks: pa.Table, log_files: list[str],
+                   addresses: list[str], topics: list[str]) -> int:
+    """raw_logs from binary cryo files in their own order, two row groups at a time.
+
+    Each row group is filtered and converted on a worker thread (hex text in numpy, the
+    block hash and timestamp looked up by position: ``blocks`` holds every block of the
+    range once, in order), and written in file order. Raises _NeedsSql, and whatever
+    ``write`` received must be discarded, when the logs are not strictly in (block_number,
+    log_index) order, which the SQL path's ORDER BY would then establish.
+    """
+    numbers = blocks["block_number"].to_numpy()
+    if len(numbers) != to_block - from_block + 1 or not (
+            numbers == np.arange(from_block, to_block + 1)).all():
+        raise _NeedsSql  # not one row per block: leave it to the SQL's join
+    lookup = (blocks["block_hash"].combine_chunks(), blocks["block_timestamp"].combine_chunks())
+    watched = (_watched(addresses), _watched(topics))
+    for path in log_files:
+        schema = pq.read_schema(path)
+        if not all(_binary(schema.field(c).type) for c in LOG_COLUMNS if c not in INTEGERS) \
+                or not all(pa.types.is_integer(schema.field(c).type) for c in INTEGERS):
+            raise _NeedsSql  # cryo_hex's other cases (text in a binary layout) are SQL's
+    pieces = [(path, group) for path in log_files
+              for group in _row_groups(path, from_block, to_block)]
+
+    def convert(piece: tuple[str, int]) -> _Piece | None:
+        return _convert(*piece, epoch, from_block, to_block, lookup, watched)
+
+    count, last = 0, None
+    for piece in in_order(pieces, convert):
+        if piece is None:
+            continue
+        if not piece.ordered or (last is not None and piece.first <= last):
+            raise _NeedsSql
+        last = piece.last
+        if piece.logs["block_hash"].null_count:
+            _no_block_row(piece.logs["block_number"], piece.logs["block_hash"])
+        write(piece.logs)
+        count += piece.logs.num_rows
+        meter.update(piece.last[0] - from_block + 1, count)
+    return count
+
+
+def _binary(kind: pa.DataType) -> bool:
+    return (pa.types.is_binary(kind) or pa.types.is_large_binary(kind)
+            or pa.types.is_fixed_size_binary(kind))
+
+
+def _row_groups(path: str, from_block: int, to_block: int) -> list[int]:
+    """The file's row groups that may hold blocks from_block..to_block (by their statistics)."""
+    metadata = pq.read_metadata(path)
+    column = metadata.schema.to_arrow_schema().get_field_index("block_number")
+    groups = []
+    for index in range(metadata.num_row_groups):
+        stats = metadata.row_group(index).column(column).statistics
+        if (stats is not None and stats.has_min_max
+                and (stats.max < from_block or stats.min > to_block)):
+            continue
+        groups.append(index)
+    return groups
+
+
+def _convert(path: str, group: int, epoch: int, from_block: int, to_block: int,
+             lookup: tuple[pa.Array, pa.Array], watched: tuple[pa.Array, pa.Array]
+             ) -> _Piece | None:
+    """One row group of a binary logs file: its watched logs in range, as raw_logs rows."""
+    schema = pq.read_schema(path)
+    # few distinct values: read as dictionaries, matched and converted once per value
+    dictionary = [c for c in ("address", "topic0")
+                  if not pa.types.is_fixed_size_binary(schema.field(c).type)]
+    logs = pq.ParquetFile(path, read_dictionary=dictionary).read_row_group(
+        group, columns=list(LOG_COLUMNS)).combine_chunks()
+    if logs.num_rows == 0:
+        return None
+    number = pc.cast(logs["block_number"], pa.int64())
+    keep = pc.and_(pc.greater_equal(number, from_block), pc.less_equal(number, to_block))
+    for column, values in zip(("address", "topic0"), watched, strict=True):
+        keep = pc.and_(keep, _is_in(logs[column].chunk(0), values))
+    logs = logs.filter(pc.fill_null(keep, False))
+    if logs.num_rows == 0:
+        return None
+    number = pc.cast(logs["block_number"], pa.int64())
+    index = pc.cast(logs["log_index"], pa.int64())
+    if index.null_count:
+        raise _NeedsSql  # the SQL orders NULLs
+    block, position = number.to_numpy(), index.to_numpy()
+    ordered = bool(((block[1:] > block[:-1])
+                    | ((block[1:] == block[:-1]) & (position[1:] > position[:-1]))).all())
+    rows = pa.array(block - from_block)
+    table = pa.table({
+        "epoch": pa.array(np.full(logs.num_rows, epoch, np.int64)),
+        "block_number": number,
+        "block_hash": lookup[0].take(rows),
+        "block_timestamp": lookup[1].take(rows),
+        "transaction_hash": hex_text(logs["transaction_hash"].chunk(0)),
+        "transaction_index": pc.cast(logs["transaction_index"], pa.int64()),
+        "log_index": index,
+        **{c: hex_text(logs[c].chunk(0))
+           for c in ("address", "topic0", "topic1", "topic2", "topic3", "data")},
+    }, schema=TABLES["raw_logs"][0])
+    return _Piece(table, (int(block[0]), int(position[0])), (int(block[-1]), int(position[-1])),
+                  ordered)
+
+
+def _is_in(column: pa.Array, values: pa.Array) -> pa.Array:
+    if pa.types.is_dictionary(column.type):
+        return _is_in(column.dictionary, values).take(column.indices)
+    return pc.is_in(column.cast(pa.binary()), value_set=values)

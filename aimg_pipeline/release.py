@@ -10,7 +10,14 @@ import pyarrow.parquet as pq
 from aimg_pipeline import __version__
 from aimg_pipeline.chain import ChainClient, ChainError
 from aimg_pipeline.lib.config import Config
-from aimg_pipeline.publish import EpochRelease, PublishResult, build_artifacts, publish
+from aimg_pipeline.publish import (
+    ALLOCATION_FIELDS,
+    FOLDER_MODE,
+    EpochRelease,
+    PublishResult,
+    build_artifacts,
+    publish,
+)
 from aimg_pipeline.rewards import epoch_emission
 from aimg_pipeline.warehouse import Warehouse
 
@@ -66,7 +73,8 @@ def assemble(config: Config, warehouse: Warehouse, epoch: int) -> EpochRelease:
     bounds = warehouse.read("epochs", epoch).to_pylist()[0]
     policy = config.policy_for(epoch)
     emissions = warehouse.read("epoch_emissions", epoch).to_pydict()
-    allocations = warehouse.read("allocations", epoch).to_pydict()
+    # Kept as the table (2.3M rows at 1M claims): it only becomes allocations.csv text.
+    allocations = warehouse.read("allocations", epoch).select(list(ALLOCATION_FIELDS))
     claims = warehouse.read("claims", epoch).to_pydict()
     return EpochRelease(
         epoch=epoch,
@@ -82,11 +90,7 @@ def assemble(config: Config, warehouse: Warehouse, epoch: int) -> EpochRelease:
         emission=epoch_emission(config, epoch),
         by_channel={c: int(a) for c, a in zip(emissions["channel"], emissions["amount"],
                                                strict=True)},
-        allocations=[
-            (c, p, a, int(w), int(m), r) for c, p, a, w, m, r in zip(
-                allocations["channel"], allocations["pool"], allocations["account"],
-                allocations["weight"], allocations["amount"], allocations["reason"], strict=True)
-        ],
+        allocations=allocations,
         claims={a: int(v) for a, v in zip(claims["account"], claims["cumulative_amount"],
                                            strict=True)},
     )
@@ -105,8 +109,12 @@ def publish_epoch(
         check_blocks(client, warehouse, epoch)
     release = assemble(config, warehouse, epoch)
     total, accounts = sum(release.claims.values()), len(release.claims)
-    files = build_artifacts(release)  # the large files spooled to disk, not held in memory
-    del release  # ~0.5 GB of Python objects at 1M claims: not needed while publishing
+    # The large files are spooled to disk, not held in memory; spooled in the publish root
+    # (created as publish would), publish links them into the epoch folder, no second copy.
+    root = Path(root)
+    root.mkdir(mode=FOLDER_MODE, parents=True, exist_ok=True)
+    files = build_artifacts(release, spool=root)
+    del release  # the claims dict and allocations table: not needed while publishing
     result = publish(root, epoch, files, republish_reason)
     warehouse.write("distributions", epoch, {
         "epoch": [epoch], "merkle_root": [result.merkle_root],

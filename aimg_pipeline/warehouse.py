@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -119,6 +120,26 @@ class Warehouse:
         pq.write_table(data, temporary, compression="zstd")
         os.replace(temporary, target)
         return data.num_rows
+
+    @contextmanager
+    def writer(self, table: str, epoch: int) -> Iterator[pq.ParquetWriter]:
+        """A Parquet writer for one epoch's file of a table, for results written in pieces.
+
+        Tens of millions of rows never sit in memory at once: the caller writes record
+        batches or tables of the table's schema as they come (zstd). The file replaces the
+        epoch's file atomically when the block ends normally; an exception leaves the old
+        file (or none) and removes the temporary one. The caller fills ``epoch`` itself.
+        """
+        schema, _ = TABLES[table]
+        target = self.path(table, epoch)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        try:
+            with pq.ParquetWriter(temporary, schema, compression="zstd") as writer:
+                yield writer
+            os.replace(temporary, target)
+        finally:
+            temporary.unlink(missing_ok=True)
 
     def read_schema(self, table: str, epoch: int) -> pa.Schema:
         """The schema of one epoch's file, or the same error as ``read`` when it is missing."""
