@@ -9,12 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from aimg_pipeline.events import TOPIC0
 from aimg_pipeline.lib.config import Config
+from aimg_pipeline.transfers import LOG_COLUMNS, FastPathUnusable, PositionTokens, split_epoch_logs
 from aimg_pipeline.warehouse import SQL_DIR, TABLES, Warehouse, run_sql
 
 
@@ -42,35 +44,64 @@ def _sources(config: Config) -> pa.Table:
 
 
 def decode_epoch(config: Config, warehouse: Warehouse, epoch: int) -> DecodeResult:
-    """Classify and decode one epoch's raw logs into the decoded tables and quarantine."""
+    """Classify and decode one epoch's raw logs into the decoded tables and quarantine.
+
+    The clean Transfers (nearly every log; see ``transfers``) are decoded in bulk, in the raw
+    logs' order, straight into position_changes; only the other logs go through
+    ``sql/classify_logs.sql`` and the decode_* SQL. When raw_logs is not in (block, log
+    index) order, or the SQL would find a reason-free Transfer among the others (it cannot:
+    the two sets are the same rules), the whole epoch goes through the SQL instead.
+    """
     con = warehouse.connect()
     earlier_ids = con.sql(
         "SELECT DISTINCT contribution_id FROM contributions WHERE epoch < $epoch",
         params={"epoch": epoch},
     ).to_arrow_table()
-    # DuckDB reads the epoch's raw_logs file itself and keeps the classified logs in a
-    # temporary table (spilled to disk past its memory cap): a 10M-log epoch never becomes
-    # Python/Arrow objects, and position_changes (two rows a Transfer) is written by COPY.
     raw_path = warehouse.path("raw_logs", epoch)
     warehouse.read_schema("raw_logs", epoch)  # a clear error when it is not materialized
-    con.execute(f"CREATE VIEW epoch_logs AS SELECT * FROM read_parquet({_literal(raw_path)})")
     raw_count = pq.read_metadata(raw_path).num_rows
     con.register("event_types", pa.table({
         "topic0": list(TOPIC0.values()), "event": list(TOPIC0.keys())}))
-    con.register("sources", _sources(config))
+    sources = _sources(config)
+    con.register("sources", sources)
     con.register("agent_tokens", pa.table({
         "token": [a.token for a in config.agents], "agent": [a.name for a in config.agents]}))
     con.register("known_contribution_ids", earlier_ids)
-    text = (SQL_DIR / "classify_logs.sql").read_text()
-    # Kept narrow (it spills past DuckDB's memory cap at 10M logs): the decoders never read
-    # block_hash / transaction_index, and transaction_hash / topic0 only of quarantined rows.
-    con.execute(f"""CREATE TEMP TABLE classified_logs AS
-        SELECT * EXCLUDE (block_hash, transaction_index, transaction_hash, topic0),
+    # The classified logs stay in DuckDB (a temporary table, spilled past its memory cap),
+    # kept narrow: transaction_hash and topic0 only of quarantined rows.
+    classify = f"""CREATE TEMP TABLE classified_logs AS
+        SELECT * EXCLUDE (transaction_hash, topic0),
             CASE WHEN reason IS NOT NULL THEN transaction_hash END AS transaction_hash,
             CASE WHEN reason IS NOT NULL THEN topic0 END AS topic0
-        FROM ({text})""")
+        FROM ({(SQL_DIR / "classify_logs.sql").read_text()})"""
+    position = sources.filter(pc.is_in(sources["source_kind"], pa.array(["vault", "pool"])))
+    tokens = PositionTokens(*(position[c].combine_chunks()
+                              for c in ("address", "name", "source_kind")))
+    con.register("empty_logs", pa.schema(
+        [TABLES["raw_logs"][0].field(c) for c in LOG_COLUMNS]).empty_table())
+    con.execute("CREATE TEMP TABLE epoch_logs AS SELECT * FROM empty_logs")
 
-    changes = warehouse.write_query("position_changes", epoch, con, "decode_position_changes")
+    def keep(logs: pa.Table) -> None:  # the logs for the SQL, into DuckDB (spills, not swells)
+        con.register("more_logs", logs)
+        con.execute("INSERT INTO epoch_logs SELECT * FROM more_logs")
+        con.unregister("more_logs")
+
+    try:
+        with warehouse.writer("position_changes", epoch) as writer:
+            changes = split_epoch_logs(raw_path, writer.write_table, keep, epoch, tokens,
+                                       TOPIC0["Transfer"])
+            con.execute(classify)
+            if con.execute("SELECT count(*) FROM classified_logs "
+                           "WHERE event = 'Transfer' AND reason IS NULL").fetchall()[0][0]:
+                raise FastPathUnusable("a reason-free Transfer was left to the SQL")
+    except FastPathUnusable:
+        con.execute("DROP TABLE IF EXISTS classified_logs")
+        con.execute("DROP TABLE epoch_logs")
+        con.execute(f"CREATE VIEW epoch_logs AS SELECT {', '.join(LOG_COLUMNS)} "
+                    f"FROM read_parquet({_literal(raw_path)})")
+        con.execute(classify)
+        changes = warehouse.write_query("position_changes", epoch, con, "decode_position_changes")
+
     votes = run_sql(con, "decode_votes", epoch=epoch)
     contributions = run_sql(con, "decode_contributions", epoch=epoch).to_pydict()
     multipliers = config.policy_for(epoch).kind_multiplier_bps
@@ -100,29 +131,38 @@ class SnapshotResult:
     negative: list[tuple[str, str, int]]  # (pool, account, closing) that went below zero
 
 
-def snapshot_epoch(config: Config, warehouse: Warehouse, epoch: int) -> SnapshotResult:
-    """Opening/closing balances and balance-seconds per position token and account."""
-    window = config.calendar().window(epoch)
-    # DuckDB reads both files itself: 15M position changes as Arrow in Python took 2.5 GB.
-    columns = ["pool", "pool_name", "token_kind", "account", "closing_balance"]
-    if epoch > 0:
-        warehouse.read_schema("position_snapshots", epoch - 1)  # clear error when missing
-    warehouse.read_schema("position_changes", epoch)
-    files = {"epoch_position_changes": warehouse.path("position_changes", epoch)}
-    if epoch > 0:
-        files["previous_snapshots"] = warehouse.path("position_snapshots", epoch - 1)
-    con = warehouse.connect(files)
-    if epoch == 0:
-        con.register("previous_snapshots",
-                     TABLES["position_snapshots"][0].empty_table().select(columns))
-    table = run_sql(con, "position_snapshots", start=window.start, end=window.end)
-    con.close()
+# What DuckDB raises instead of wrapping when a value leaves HUGEINT (a cast, sum or product),
+# and what error() in position_snapshots_hugeint.sql raises: the fast path could not prove
+# its answer, so the general path computes it.
+_NOT_HUGEINT = (duckdb.ConversionException, duckdb.OutOfRangeException,
+                duckdb.InvalidInputException)
 
-    # Rows the SQL could finish in HUGEINT (every realistic row) come with fast_* filled;
-    # the others are recombined here from the 64-bit limbs with Python integers.
+
+def _snapshot_hugeint(con: duckdb.DuckDBPyConnection, epoch: int, start: int,
+                      end: int) -> pa.Table:
+    """The snapshot rows computed in HUGEINT (every realistic epoch), or a _NOT_HUGEINT error.
+
+    Two statements (sql/position_sums.sql, then sql/position_snapshots_hugeint.sql) so the
+    15M-row aggregate has released its memory before the join and sort run.
+    """
+    # Row order of the temporary table is irrelevant (the last query sorts), and keeping it
+    # costs memory and time in DuckDB's parallel insert.
+    con.execute("SET preserve_insertion_order = false")
+    con.execute((SQL_DIR / "position_sums.sql").read_text(), {"start": start, "end": end})
+    con.execute("SET preserve_insertion_order = true")
+    return run_sql(con, "position_snapshots_hugeint", epoch=epoch, start=start, end=end)
+
+
+def _snapshot_limbs(con: duckdb.DuckDBPyConnection, epoch: int, start: int,
+                    end: int) -> pa.Table:
+    """The snapshot rows for any values: 64-bit limbs in SQL, recombined with Python ints."""
+    table = run_sql(con, "position_snapshots", start=start, end=end)
+
+    # Rows the SQL could finish in HUGEINT come with fast_* filled; the others are
+    # recombined here from the 64-bit limbs with Python integers.
     slow_mask = pc.is_null(table["fast_seconds"])
     slow = table.filter(slow_mask).to_pydict()
-    length = window.length
+    length = end - start
     opening, closing, seconds = [], [], []
     for i in range(len(slow["pool"])):
         def limbs(name: str, i: int = i) -> int:
@@ -141,17 +181,55 @@ def snapshot_epoch(config: Config, warehouse: Warehouse, epoch: int) -> Snapshot
         return pc.replace_with_mask(values, slow_mask.combine_chunks(),
                                     pa.array(computed, pa.string()))
 
-    result = pa.table({
+    return pa.table({
         "epoch": pa.array([epoch] * table.num_rows, pa.int64()), "pool": table["pool"],
         "pool_name": table["pool_name"], "token_kind": table["token_kind"],
         "account": table["account"], "opening_balance": column("fast_opening", opening),
         "closing_balance": column("fast_closing", closing),
         "balance_seconds": column("fast_seconds", seconds),
     })
+
+
+def snapshot_epoch(config: Config, warehouse: Warehouse, epoch: int) -> SnapshotResult:
+    """Opening/closing balances and balance-seconds per position token and account.
+
+    DuckDB reads both files itself (15M position changes as Arrow in Python took 2.5 GB) and
+    computes every row in HUGEINT, exactly or not at all: when a value leaves HUGEINT (only
+    amounts near 2^127) it raises, and the general limb path computes the same table.
+    """
+    window = config.calendar().window(epoch)
+    columns = ["pool", "pool_name", "token_kind", "account", "closing_balance"]
+    if epoch > 0:
+        warehouse.read_schema("position_snapshots", epoch - 1)  # clear error when missing
+    warehouse.read_schema("position_changes", epoch)
+    files = {"epoch_position_changes": warehouse.path("position_changes", epoch)}
+    if epoch > 0:
+        files["previous_snapshots"] = warehouse.path("position_snapshots", epoch - 1)
+
+    def connect() -> duckdb.DuckDBPyConnection:
+        con = warehouse.connect(files)
+        if epoch == 0:
+            con.register("previous_snapshots",
+                         TABLES["position_snapshots"][0].empty_table().select(columns))
+        return con
+
+    con = connect()
+    try:
+        try:
+            result = _snapshot_hugeint(con, epoch, window.start, window.end)
+        except _NOT_HUGEINT:
+            con.close()  # a fresh connection: the fast path's temporary table is memory
+            con = connect()
+            result = _snapshot_limbs(con, epoch, window.start, window.end)
+        con.register("snapshot_rows", result)  # DuckDB's parallel count: half of Arrow's
+        holders = con.sql("SELECT count(DISTINCT account) FROM snapshot_rows").fetchall()[0][0]
+    finally:
+        con.close()
+
     rows = warehouse.write("position_snapshots", epoch, result)
     below = result.filter(pc.or_(pc.starts_with(result["opening_balance"], "-"),
                                  pc.starts_with(result["closing_balance"], "-")))
     negative = [(pool, account, int(closing_balance)) for pool, account, closing_balance in zip(
         below["pool"].to_pylist(), below["account"].to_pylist(),
         below["closing_balance"].to_pylist(), strict=True)]
-    return SnapshotResult(rows, pc.count_distinct(table["account"]).as_py(), negative)
+    return SnapshotResult(rows, holders, negative)

@@ -1,5 +1,7 @@
--- position_snapshots (integration step): per position token and account, the parts of the
--- opening balance, closing balance and balance-seconds of one epoch [$start, $end).
+-- position_snapshots (integration step, general path): per position token and account, the
+-- parts of the opening balance, closing balance and balance-seconds of one epoch
+-- [$start, $end). The pipeline first computes the snapshot in HUGEINT (position_sums.sql,
+-- position_snapshots_hugeint.sql) and runs this only when a value leaves HUGEINT there.
 --
 --   opening         = previous epoch's closing + changes before $start (only epoch 0 has those)
 --   closing         = opening + changes inside the window

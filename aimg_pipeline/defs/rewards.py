@@ -59,16 +59,14 @@ def allocations(context: dg.AssetExecutionContext, settings: AimgSettings):
     epochs = epochs_of(context, config.calendar())
     results = [write_allocations(config, warehouse, e) for e in epochs]
     last = results[-1]
-    unallocated = {c: sum(r.amount for r in last.rows
-                          if r.channel == c and r.reason == "unallocated") for c in CHANNELS}
-    recipients = len({r.account for r in last.rows if r.amount and r.reason == "earned"})
+    unallocated, recipients = last.unallocated(), last.recipients()
     lines = [f"**{config.calendar().window(epochs[-1]).describe()}**: "
              f"{_tokens(last.emission)} to {recipients} recipients.", "",
              "| channel | amount (wei) | unallocated (wei) |", "|---|---:|---:|"]
     lines += [f"| {c} | {last.by_channel[c]} | {unallocated[c]} |" for c in CHANNELS]
     yield dg.MaterializeResult(metadata={
         "epoch": epochs[-1],
-        "rows": len(last.rows),
+        "rows": last.table.num_rows,
         "recipients": recipients,
         "emission": _tokens(last.emission),
         "emission_whole_aimg": last.emission // 10**18,

@@ -9,7 +9,7 @@ and balance-second weights never overflow and never touch floating point.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import TypeVar
 
 K = TypeVar("K", bound=Hashable)
@@ -68,6 +68,46 @@ def apportion(
         if missing:
             raise ValueError(f"order does not list weight keys {missing[:5]!r}")
 
+    if rank is None:
+        tie_key = keys.__getitem__
+    else:
+        def tie_key(i: int) -> int:
+            return rank[keys[i]]
+    return dict(zip(keys, _largest_remainder(total, ws, W, tie_key), strict=True))
+
+
+def apportion_in_order(total: int, weights: Sequence[int]) -> list[int]:
+    """``apportion`` for weights listed in tie-break order: the parts, position by position.
+
+    Exactly ``apportion(total, dict(zip(keys, weights)))`` when ``keys`` are ascending: ties
+    at the cut-off remainder go to the earlier position. For the allocation of a sub-pool's
+    holders, already sorted by account (up to 1.5M of them at 10M logs): no dict and no key
+    sort. Same checks and errors as ``apportion``.
+    """
+    if _bad_int(total):
+        raise ValueError(f"total must be an int, got {type(total).__name__}: {total!r}")
+    if total < 0:
+        raise ValueError(f"total must be >= 0, got {total}")
+    ws = list(weights)
+    if {*map(type, ws)} - {int}:  # fast path (a C loop); bool and int subclasses are not int
+        bad = next(w for w in ws if _bad_int(w))
+        raise ValueError(f"weights must be ints, got {type(bad).__name__}: {bad!r}")
+    if ws and min(ws) < 0:
+        raise ValueError(f"weights must be >= 0, got {min(ws)}")
+    W = sum(ws)
+    if W == 0:
+        raise ValueError("total weight is 0: nothing to apportion to (route to treasury)")
+    return _largest_remainder(total, ws, W, None)
+
+
+def _largest_remainder(
+    total: int, ws: list[int], W: int, tie_key: Callable[[int], object] | None
+) -> list[int]:
+    """The parts of ``total`` over checked weights ``ws`` (sum ``W`` > 0).
+
+    Ties at the cut-off remainder are broken by ``tie_key(index)`` ascending, or by index
+    when ``tie_key`` is None.
+    """
     qr = [divmod(total * w, W) for w in ws]
     parts = [q for q, _ in qr]
     leftover = total - sum(parts)
@@ -81,12 +121,10 @@ def apportion(
             cutoff = sorted(rems, reverse=True)[leftover - 1]
         above = [i for i, r in enumerate(rems) if r > cutoff]
         tied = [i for i, r in enumerate(rems) if r == cutoff]
-        if rank is None:
-            tied.sort(key=keys.__getitem__)
-        else:
-            tied.sort(key=lambda i: rank[keys[i]])
+        if tie_key is not None:
+            tied.sort(key=tie_key)
         for i in above:
             parts[i] += 1
         for i in tied[: leftover - len(above)]:
             parts[i] += 1
-    return dict(zip(keys, parts, strict=True))
+    return parts

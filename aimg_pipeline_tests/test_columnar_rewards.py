@@ -1,0 +1,84 @@
+"""The columnar fast paths of issue 7 (snapshots, allocations, claims) give exactly what the
+general paths they sit in front of give.
+
+Each fast path falls back to a general one (64-bit limbs for snapshots, the dict-based
+``allocate_epoch`` for allocations, Python ints for claims). Here both run on the same
+random histories (values up to 2^128 - 1, so the SQL's HUGEINT overflows sometimes and the
+fallback is taken naturally too) and every written table must be equal.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import duckdb
+import pyarrow.parquet as pq
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from aimg_pipeline import rewards, transform
+from aimg_pipeline.lib.apportion import apportion, apportion_in_order
+from aimg_pipeline.warehouse import TABLES, Warehouse
+from aimg_pipeline_tests import economics_harness as h
+from aimg_pipeline_tests import reference as ref
+from aimg_pipeline_tests.test_economics_properties import histories
+
+
+@given(
+    total=st.integers(min_value=0, max_value=2**128 - 1),
+    weights=st.lists(st.integers(min_value=0, max_value=2**160), min_size=1, max_size=40)
+    .filter(lambda w: sum(w) > 0),
+)
+def test_apportion_in_order_is_apportion_over_sorted_keys(total: int, weights: list[int]) -> None:
+    keys = [f"0x{i:04x}" for i in range(len(weights))]  # ascending
+    assert apportion_in_order(total, weights) == list(
+        apportion(total, dict(zip(keys, weights, strict=True))).values())
+
+
+@pytest.mark.parametrize("weights", [[-1, 2], [1.0], [True], ["1"], [], [0, 0]])
+def test_apportion_in_order_rejects_what_apportion_rejects(weights: list) -> None:
+    with pytest.raises(ValueError):
+        apportion_in_order(10, weights)
+
+
+def _tables(home: Path, epochs: int) -> dict[tuple[str, int], object]:
+    warehouse = Warehouse(home)
+    return {(table, epoch): pq.read_table(warehouse.path(table, epoch), schema=TABLES[table][0])
+            for table in ("position_snapshots", "allocations", "claims")
+            for epoch in range(epochs)}
+
+
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(case=histories())
+def test_fast_paths_equal_general_paths(
+    case: tuple[ref.Deployment, h.History, int], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    dep, history, epochs = case
+    with tempfile.TemporaryDirectory() as tmp:
+        fast, general = Path(tmp) / "fast", Path(tmp) / "general"
+        h.run_stages(dep, history.logs, epochs, fast)
+        with monkeypatch.context() as patch:  # undone before the next example
+            def no_hugeint(*args: object) -> None:
+                raise duckdb.OutOfRangeException("forced general path")
+
+            write_query = Warehouse.write_query
+
+            def no_sql_claims(self: Warehouse, table: str, *args: object, **kw: object) -> int:
+                if table == "claims":
+                    raise duckdb.InvalidInputException("forced general path")
+                return write_query(self, table, *args, **kw)
+
+            patch.setattr(transform, "_snapshot_hugeint", no_hugeint)
+            patch.setattr(rewards, "_position_holders", lambda *args: None)
+            patch.setattr(Warehouse, "write_query", no_sql_claims)
+            h.run_stages(dep, history.logs, epochs, general)
+        got, want = _tables(fast, epochs), _tables(general, epochs)
+        for key, table in want.items():
+            assert got[key].equals(table), key
+        warehouse = Warehouse(fast)
+        for epoch in range(epochs):
+            claims = rewards.write_claims(warehouse, epoch)
+            assert dict(claims) == rewards.cumulative_claims(warehouse, epoch)
