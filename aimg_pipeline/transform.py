@@ -1,7 +1,9 @@
 """Decoding and snapshotting one epoch: the SQL in ``sql/`` run by DuckDB, glued exactly.
 
-Decoding is columnar (one SQL pass over the epoch's raw logs), and every raw log ends up
-exactly once: decoded, analytics-only (pool Mint/Burn/Swap/Sync), or in ``quarantine``.
+Decoding is columnar: the clean Transfers (nearly every log) are decoded in bulk by
+``transfers.split_epoch_logs``, every other log by ``sql/classify_logs.sql`` and the decode
+files, which stay the definition of what is valid. Every raw log ends up exactly once:
+decoded, analytics-only (pool Mint/Burn/Swap/Sync), or in ``quarantine``.
 """
 
 from __future__ import annotations
