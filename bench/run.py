@@ -52,6 +52,12 @@ def _data(base: Path, logs: int, seed: int) -> Path:
 
 
 def main() -> None:
+    if sys.argv[1:] == ["--table"]:  # the table again from bench/results.json, no new run
+        results = json.loads((ROOT / "bench" / "results.json").read_text())
+        results["checks"] = checks(results)
+        (ROOT / "bench" / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+        print_table(results)
+        return
     sizes = _env_list("BENCH_SIZES", "1000000,3000000,10000000")
     seed = int(os.environ.get("BENCH_SEED", "7"))
     home = os.environ.get("AIMG_HOME")
@@ -129,9 +135,13 @@ def checks(results: dict[str, Any]) -> list[dict[str, Any]]:
                              f"ours {oz['ours_total_s']:.1f} s (same root: {oz['same_root']})",
                              "value": f"{oz['ratio']:.1f}x faster", "target": "> 1x",
                              "ok": oz["ratio"] > 1 and oz["same_root"]})
+            elif "timeout_s" in oz:  # OZ stopped at the cap: slower than ours by at least
+                rows.append({"figure": f"  OZ {oz['n']:,} claims: stopped after "
+                             f"{oz['timeout_s']:.0f} s vs ours {oz['ours_total_s']:.1f} s",
+                             "value": f"> {oz['timeout_s'] / oz['ours_total_s']:.0f}x faster",
+                             "target": "> 1x", "ok": oz["ours_total_s"] < oz["timeout_s"]})
             else:
-                rows.append({"figure": f"  OZ {oz['n']:,} claims", "value":
-                             oz.get("error", f"timed out after {oz.get('timeout_s')} s"),
+                rows.append({"figure": f"  OZ {oz['n']:,} claims", "value": oz["error"],
                              "target": "> 1x", "ok": None})
         if "oz_note" in m:
             rows.append({"figure": "  OZ", "value": m["oz_note"], "target": "", "ok": None})
