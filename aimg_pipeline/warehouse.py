@@ -114,12 +114,22 @@ class Warehouse:
         data = data.select(schema.names).cast(schema)
         if data.num_rows and pa.compute.any(pa.compute.not_equal(data["epoch"], epoch)).as_py():
             raise WarehouseError(f"{table}: rows for another epoch than {epoch}")
+        with self._staged(table, epoch) as temporary:
+            pq.write_table(data, temporary, compression="zstd")
+        return data.num_rows
+
+    @contextmanager
+    def _staged(self, table: str, epoch: int) -> Iterator[Path]:
+        """A temporary path beside one epoch's file: renamed over it when the block ends
+        normally, removed in any case (a crash never leaves half a file under the real name)."""
         target = self.path(table, epoch)
         target.parent.mkdir(parents=True, exist_ok=True)
         temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-        pq.write_table(data, temporary, compression="zstd")
-        os.replace(temporary, target)
-        return data.num_rows
+        try:
+            yield temporary
+            os.replace(temporary, target)
+        finally:
+            temporary.unlink(missing_ok=True)
 
     @contextmanager
     def writer(self, table: str, epoch: int) -> Iterator[pq.ParquetWriter]:
@@ -130,35 +140,26 @@ class Warehouse:
         epoch's file atomically when the block ends normally; an exception leaves the old
         file (or none) and removes the temporary one. The caller fills ``epoch`` itself.
         """
-        schema, _ = TABLES[table]
-        target = self.path(table, epoch)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-        try:
-            with pq.ParquetWriter(temporary, schema, compression="zstd") as writer:
-                yield writer
-            os.replace(temporary, target)
-        finally:
-            temporary.unlink(missing_ok=True)
+        with (self._staged(table, epoch) as temporary,
+              pq.ParquetWriter(temporary, TABLES[table][0], compression="zstd") as writer):
+            yield writer
+
+    def _existing(self, table: str, epoch: int) -> Path:
+        """One epoch's file, or an error saying it is not materialized."""
+        path = self.path(table, epoch)
+        if not path.exists():
+            raise WarehouseError(
+                f"{table} for epoch {epoch} is not materialized ({path} missing); "
+                "materialize the epochs in order"
+            )
+        return path
 
     def read_schema(self, table: str, epoch: int) -> pa.Schema:
         """The schema of one epoch's file, or the same error as ``read`` when it is missing."""
-        path = self.path(table, epoch)
-        if not path.exists():
-            raise WarehouseError(
-                f"{table} for epoch {epoch} is not materialized ({path} missing); "
-                "materialize the epochs in order"
-            )
-        return pq.read_schema(path)
+        return pq.read_schema(self._existing(table, epoch))
 
     def read(self, table: str, epoch: int) -> pa.Table:
-        path = self.path(table, epoch)
-        if not path.exists():
-            raise WarehouseError(
-                f"{table} for epoch {epoch} is not materialized ({path} missing); "
-                "materialize the epochs in order"
-            )
-        return pq.read_table(path, schema=TABLES[table][0])
+        return pq.read_table(self._existing(table, epoch), schema=TABLES[table][0])
 
     def _ensure_empty_files(self) -> None:
         """One zero-row file per table, so views work before the first epoch lands."""
@@ -219,17 +220,10 @@ class Warehouse:
             for f in schema
         )
         text = (SQL_DIR / f"{name}.sql").read_text()
-        target = self.path(table, epoch)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-        try:
-            count = con.execute(
+        with self._staged(table, epoch) as temporary:
+            return con.execute(
                 f"COPY (SELECT {columns} FROM ({text})) TO {_quote(str(temporary))} "
                 "(FORMAT parquet, COMPRESSION zstd)", {**params, "epoch": epoch}).fetchone()[0]
-            os.replace(temporary, target)
-        finally:
-            temporary.unlink(missing_ok=True)
-        return count
 
     def ensure_analytics_db(self) -> Path:
         """(Re)build ``analytics.duckdb`` when its view definitions changed.

@@ -27,24 +27,14 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 JS_DIR = ROOT / "aimg_pipeline_tests" / "js"
 
-ABI = [
-    {"type": "event", "name": "Transfer", "anonymous": False, "inputs": [
-        {"name": "from", "type": "address", "indexed": True},
-        {"name": "to", "type": "address", "indexed": True},
-        {"name": "value", "type": "uint256", "indexed": False}]},
-    {"type": "event", "name": "VoteCast", "anonymous": False, "inputs": [
-        {"name": "voter", "type": "address", "indexed": True},
-        {"name": "proposalId", "type": "uint256", "indexed": False},
-        {"name": "support", "type": "uint8", "indexed": False},
-        {"name": "weight", "type": "uint256", "indexed": False},
-        {"name": "reason", "type": "string", "indexed": False}]},
-    {"type": "event", "name": "ContributionAccepted", "anonymous": False, "inputs": [
-        {"name": "contributionId", "type": "uint256", "indexed": True},
-        {"name": "agent", "type": "address", "indexed": True},
-        {"name": "contributor", "type": "address", "indexed": True},
-        {"name": "kind", "type": "uint8", "indexed": False},
-        {"name": "score", "type": "uint256", "indexed": False}]},
-]
+def _event_abis() -> list[dict[str, Any]]:
+    """Transfer, VoteCast and ContributionAccepted as the demo contracts compile them."""
+    from aimg_pipeline.demo.scenario import BUILD_DIR
+    wanted = {"Token": "Transfer", "Governor": "VoteCast",
+              "ContributionRegistry": "ContributionAccepted"}
+    return [entry for contract, event in wanted.items()
+            for entry in json.loads((BUILD_DIR / f"{contract}.json").read_text())["abi"]
+            if entry.get("type") == "event" and entry["name"] == event]
 
 
 def process_log(home: Path, epoch: int, sample: int) -> dict[str, Any]:
@@ -59,7 +49,7 @@ def process_log(home: Path, epoch: int, sample: int) -> dict[str, Any]:
     path = Warehouse(home).path("raw_logs", epoch)
     rows = next(pq.ParquetFile(path).iter_batches(batch_size=sample)).to_pylist()
     w3 = Web3()
-    contract = w3.eth.contract(abi=ABI)
+    contract = w3.eth.contract(abi=_event_abis())
     by_topic = {TOPIC0[name]: getattr(contract.events, name)() for name in
                 ("Transfer", "VoteCast", "ContributionAccepted")}
     logs = [AttributeDict({
