@@ -3,6 +3,7 @@ publishing it (the step the ``publish/distribution`` asset and the CLI share).""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -13,6 +14,7 @@ from aimg_pipeline.lib.config import Config
 from aimg_pipeline.publish import (
     ALLOCATION_FIELDS,
     FOLDER_MODE,
+    MANIFEST,
     EpochRelease,
     PublishResult,
     build_artifacts,
@@ -108,17 +110,17 @@ def publish_epoch(
     if client is not None:
         check_blocks(client, warehouse, epoch)
     release = assemble(config, warehouse, epoch)
-    total, accounts = sum(release.claims.values()), len(release.claims)
     # The large files are spooled to disk, not held in memory; spooled in the publish root
     # (created as publish would), publish links them into the epoch folder, no second copy.
     root = Path(root)
     root.mkdir(mode=FOLDER_MODE, parents=True, exist_ok=True)
     files = build_artifacts(release, spool=root)
     del release  # the claims dict and allocations table: not needed while publishing
+    manifest = json.loads(files[MANIFEST])
     result = publish(root, epoch, files, republish_reason)
     warehouse.write("distributions", epoch, {
         "epoch": [epoch], "merkle_root": [result.merkle_root],
-        "total": [str(total)], "account_count": [accounts],
+        "total": [manifest["total"]], "account_count": [manifest["accounts"]],
         "artifact_path": [str(result.folder)], "republished": [result.status == "republished"],
     })
     return result
