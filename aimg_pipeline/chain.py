@@ -88,8 +88,6 @@ def scrub(text: str, url: str) -> str:
     return text
 
 
-_scrub = scrub  # the old private name
-
 
 @dataclass(frozen=True)
 class Block:
@@ -292,6 +290,13 @@ class ChainClient:
         self.stats: Counter[str] = Counter()
 
     # -- transport -------------------------------------------------------------------------
+    def _classify(self, method: str, status: int, error: Any, headers: Any = None) -> Failure:
+        """``classify``, with the URL's secrets scrubbed from the text: providers echo the
+        request URL (key included) in their error messages."""
+        failure = classify(method, status, error, headers)
+        failure.text = scrub(failure.text, self._url)
+        return failure
+
     def _post(self, method: str, payload: Any) -> Any:
         """POST one payload; the parsed JSON body, or a classified ``Failure``."""
         self.stats["requests"] += 1
@@ -310,7 +315,7 @@ class ChainClient:
         if response.status_code != 200:
             error = body.get("error", body) if isinstance(body, dict) else (
                 scrub(response.text[:300], self._url))
-            raise classify(method, response.status_code, error, response.headers)
+            raise self._classify(method, response.status_code, error, response.headers)
         if body is None:
             raise Failure("transient", "HTTP 200 with a body that is not JSON")
         return body
@@ -355,7 +360,7 @@ class ChainClient:
         if not isinstance(body, dict):
             raise Failure("transient", "answer is not a JSON-RPC response object")
         if body.get("error"):
-            raise classify(method, 200, body["error"])
+            raise self._classify(method, 200, body["error"])
         if "result" not in body:
             raise Failure("transient", "JSON-RPC response without result or error")
         return body["result"]
@@ -385,8 +390,7 @@ class ChainClient:
                             "params": list(params_list[i])} for i, rid in pending.items()]
                 body = self._post(method, payload)
                 if isinstance(body, dict):  # one error for the whole batch
-                    failure = classify(method, 200, body.get("error", body))
-                    raise failure
+                    raise self._classify(method, 200, body.get("error", body))
                 by_id = {item.get("id"): item for item in body if isinstance(item, dict)}
                 worst: Failure | None = None
                 for i, rid in list(pending.items()):
@@ -394,7 +398,7 @@ class ChainClient:
                     if item is None:
                         worst = worst or Failure("transient", "batch answer misses an item")
                     elif item.get("error"):
-                        failure = classify(method, 200, item["error"])
+                        failure = self._classify(method, 200, item["error"])
                         if failure.kind == "fatal":
                             raise failure
                         worst = failure

@@ -22,7 +22,11 @@ ingestion). Other files (``--hex`` text, or found out of order) go through
 
 What it refuses, naming the blocks: an epoch the files do not reach past (not final in the
 files), a block range with no ``logs`` file, blocks missing from or duplicated in the
-``blocks`` files, files mixing binary and ``--hex`` columns.
+``blocks`` files — including the blocks just outside the epoch, because the epoch's first
+and last block are only known once the block before the first and the block after the last
+are seen (blocks 4-6 missing across a boundary would otherwise move the boundary and drop
+their logs) — and files mixing binary and ``--hex`` columns. Overlapping ``logs`` files are
+fine: each log is stored once (``ingest.drop_repeated_logs``).
 """
 
 from __future__ import annotations
@@ -44,11 +48,15 @@ from aimg_pipeline.columnar import hex_text, in_order
 from aimg_pipeline.ingest import (
     RAW_COLUMNS,
     IngestResult,
+    LogScope,
     Progress,
-    watched_addresses,
+    drop_repeated_logs,
+    last_row,
+    log_scope,
     watched_topics,
     write_epoch_row,
 )
+from aimg_pipeline.lib.calendar import EpochWindow
 from aimg_pipeline.lib.config import Config
 from aimg_pipeline.warehouse import TABLES, Warehouse, run_sql
 
@@ -168,31 +176,66 @@ class FileSource:
                 f"{_utc(window.end)} once files holding a block at or after that time are added")
         last = bounds["last_block"] if bounds["last_block"] is not None else -1
         first = bounds["first_block"]
-        from_block = config.start_block if epoch == 0 else first
-        to_block = last
-        self._check_blocks(con, block_files, from_block, max(to_block, first))
+        self._check_boundaries(con, block_files, epoch, window, config.start_block, first, last)
         blocks = EpochBlocks(first, last, None, None)
         if first <= last:
             blocks = EpochBlocks(first, last, self._hash(con, block_files, first),
                                  self._hash(con, block_files, last))
+        scope = log_scope(config, epoch, blocks)
+        self._check_blocks(con, block_files, scope.lowest_block, max(scope.to_block, first))
 
-        total = max(0, to_block - from_block + 1)
+        total = sum(hi - lo + 1 for lo, hi, _ in scope.ranges)
         meter = Progress(epoch, total, progress)
-        count = 0
-        if total:
-            log_files = _overlapping(files["logs"], from_block, to_block)
-            if gaps := _gaps(log_files, from_block, to_block):
+        count = dropped = 0
+        if scope.ranges:
+            lowest = min(lo for lo, _, _ in scope.ranges)
+            log_files = _overlapping(files["logs"], lowest, scope.to_block)
+            gaps = [gap for lo, hi, _ in scope.ranges for gap in _gaps(log_files, lo, hi)]
+            if gaps:
                 raise FileSourceError(
                     f"epoch {epoch}: no logs file in {self.directory} covers blocks "
                     + ", ".join(f"{a}..{b}" for a, b in gaps))
             layout = _layout(log_files, LOG_COLUMNS)
-            count = self._write_logs(con, warehouse, epoch, meter, from_block, to_block,
-                                     block_files, [str(f.path) for f in log_files], layout,
-                                     watched_addresses(config), watched_topics())
+            count, dropped = self._write_logs(con, warehouse, epoch, meter, scope, block_files,
+                                              [str(f.path) for f in log_files], layout,
+                                              watched_topics())
         meter.update(total, count, done=True)
-        write_epoch_row(warehouse, epoch, window, blocks, from_block, to_block, count)
-        return IngestResult(epoch, blocks, from_block, to_block, count,
-                            time.monotonic() - started, source=self.describe())
+        write_epoch_row(warehouse, epoch, window, blocks, scope.from_block, scope.to_block,
+                        count)
+        return IngestResult(epoch, blocks, scope.from_block, scope.to_block, count,
+                            time.monotonic() - started, source=self.describe(),
+                            duplicates_dropped=dropped)
+
+    def _check_boundaries(self, con: duckdb.DuckDBPyConnection, block_files: list[str],
+                          epoch: int, window: EpochWindow, start_block: int, first: int | None,
+                          last: int) -> None:
+        """The epoch's boundary blocks are proven by their neighbours, or an error names
+        the blocks missing around them (SPEC 3: first block(e) = last block(e-1) + 1).
+
+        The block before the first (from epoch 1 on; epoch 0 reads from ``start_block``)
+        must be in the files with a timestamp before the window, and the block after the
+        last must be there with one at or after its end.
+        """
+        present = run_sql(con, "cryo_neighbours", block_files=block_files,
+                          first=first, last=last).to_pylist()[0]
+        problems = []
+        if epoch > 0 and first is not None and first > start_block \
+                and present["before_first"] is None:
+            below = present["highest_below_first"]
+            missing = f"{(below + 1) if below is not None else start_block}..{first - 1}"
+            problems.append(f"blocks {missing} (just before block {first}, the first found at "
+                            f"or after {_utc(window.start)})")
+        if present["after_last"] is None:
+            above = present["lowest_above_last"]
+            missing = f"{last + 1}..{above - 1}" if above is not None else f"{last + 1}.."
+            problems.append(f"blocks {missing} (just after block {last}, the last found "
+                            f"before {_utc(window.end)})")
+        if problems:
+            raise FileSourceError(
+                f"epoch {epoch}: the blocks files of {self.directory} lack "
+                + " and ".join(problems)
+                + ": the epoch's boundary cannot be placed, so its logs would be incomplete;"
+                " add the missing blocks files")
 
     def _hash(self, con: duckdb.DuckDBPyConnection, block_files: list[str], number: int) -> str:
         rows = run_sql(con, "cryo_blocks_in_range", block_files=block_files,
@@ -215,40 +258,45 @@ class FileSource:
                 f"{hi - lo + 1 - counts['block_count']} block(s) of {lo}..{hi}, first {missing}")
 
     def _write_logs(self, con: duckdb.DuckDBPyConnection, warehouse: Warehouse, epoch: int,
-                    meter: Progress, from_block: int, to_block: int, block_files: list[str],
-                    log_files: list[str], layout: str, addresses: list[str],
-                    topics: list[str]) -> int:
-        """Write the epoch's raw_logs file (atomically); returns its row count.
+                    meter: Progress, scope: LogScope, block_files: list[str],
+                    log_files: list[str], layout: str, topics: list[str]) -> tuple[int, int]:
+        """Write the epoch's raw_logs file (atomically); returns (rows, repeats dropped).
 
         Binary files whose logs come in (block, log index) order, as cryo writes them, are
         converted piece by piece in file order (no sort, no join); other files, or files
-        found out of order, go through ``sql/cryo_logs.sql``, which sorts.
+        found out of order (overlapping files among them), go through
+        ``sql/cryo_logs.sql``, which sorts.
         """
+        lowest = scope.lowest_block
         if layout == "binary":
             blocks = run_sql(con, "cryo_blocks_in_range", block_files=block_files,
-                             from_block=from_block, to_block=to_block)
+                             from_block=lowest, to_block=scope.to_block)
             try:
                 with warehouse.writer("raw_logs", epoch) as writer:
-                    return _in_file_order(writer.write_table, epoch, meter, from_block,
-                                          to_block, blocks, log_files, addresses, topics)
+                    return _in_file_order(writer.write_table, epoch, meter, scope, blocks,
+                                          log_files, topics), 0
             except _NeedsSql:
                 pass  # the SQL below sorts them
         with warehouse.writer("raw_logs", epoch) as writer:
-            return self._sorted_in_sql(con, writer.write_table, epoch, meter, from_block,
-                                       to_block, block_files, log_files, addresses, topics)
+            return self._sorted_in_sql(con, writer.write_table, epoch, meter, scope,
+                                       block_files, log_files, topics)
 
     def _sorted_in_sql(self, con: duckdb.DuckDBPyConnection, write: Callable[[pa.Table], None],
-                       epoch: int, meter: Progress, from_block: int, to_block: int,
-                       block_files: list[str], log_files: list[str], addresses: list[str],
-                       topics: list[str]) -> int:
-        """Stream sql/cryo_logs.sql's record batches (sorted, blocks joined) into ``write``."""
+                       epoch: int, meter: Progress, scope: LogScope, block_files: list[str],
+                       log_files: list[str], topics: list[str]) -> tuple[int, int]:
+        """Stream sql/cryo_logs.sql's record batches (sorted, blocks joined) into ``write``,
+        each log once; returns (rows written, repeats dropped)."""
         schema = TABLES["raw_logs"][0]
         text = (Path(__file__).resolve().parent.parent / "sql" / "cryo_logs.sql").read_text()
         reader = con.sql(text, params={
-            "block_files": block_files, "log_files": log_files, "from_block": from_block,
-            "to_block": to_block, "addresses": addresses, "topics": topics,
+            "block_files": block_files, "log_files": log_files,
+            "from_block": scope.from_block, "to_block": scope.to_block,
+            "addresses": scope.addresses, "history_from": scope.start_block,
+            "history_to": scope.from_block - 1, "history": scope.history or [""],
+            "topics": topics,
         }).to_arrow_reader(BATCH_ROWS)
-        count = 0
+        count = dropped = 0
+        before = None
         for batch in reader:
             if batch.num_rows == 0:
                 continue
@@ -257,11 +305,15 @@ class FileSource:
             table = pa.Table.from_batches([batch]).select(list(RAW_COLUMNS))
             table = table.append_column(
                 "epoch", pa.array([epoch] * table.num_rows, pa.int64()))
-            write(table.select(schema.names).cast(schema))
+            table, repeats = drop_repeated_logs(table.select(schema.names).cast(schema), before)
+            dropped += repeats
+            if table.num_rows:
+                before = last_row(table)
+                write(table)
             count += table.num_rows
             last_block = batch.column("block_number")[-1].as_py()
-            meter.update(last_block - from_block + 1, count)
-        return count
+            meter.update(last_block - scope.lowest_block + 1, count)
+        return count, dropped
 
 
 class _NeedsSql(Exception):
@@ -299,8 +351,8 @@ def _watched(values: list[str]) -> pa.Array:
 
 
 def _in_file_order(write: Callable[[pa.Table], None], epoch: int, meter: Progress,
-                   from_block: int, to_block: int, blocks: pa.Table, log_files: list[str],
-                   addresses: list[str], topics: list[str]) -> int:
+                   scope: LogScope, blocks: pa.Table, log_files: list[str],
+                   topics: list[str]) -> int:
     """raw_logs from binary cryo files in their own order, two row groups at a time.
 
     Each row group is filtered and converted on a worker thread (hex text in numpy, the
@@ -309,12 +361,14 @@ def _in_file_order(write: Callable[[pa.Table], None], epoch: int, meter: Progres
     ``write`` received must be discarded, when the logs are not strictly in (block_number,
     log_index) order, which the SQL path's ORDER BY would then establish.
     """
+    from_block, to_block = scope.lowest_block, scope.to_block
     numbers = blocks["block_number"].to_numpy()
     if len(numbers) != to_block - from_block + 1 or not (
             numbers == np.arange(from_block, to_block + 1)).all():
         raise _NeedsSql  # not one row per block: leave it to the SQL's join
     lookup = (blocks["block_hash"].combine_chunks(), blocks["block_timestamp"].combine_chunks())
-    watched = (_watched(addresses), _watched(topics))
+    parts = [(lo, hi, _watched(addresses)) for lo, hi, addresses in scope.ranges]
+    watched_topics = _watched(topics)
     for path in log_files:
         schema = pq.read_schema(path)
         if not all(_binary(schema.field(c).type) for c in LOG_COLUMNS if c not in INTEGERS) \
@@ -324,7 +378,7 @@ def _in_file_order(write: Callable[[pa.Table], None], epoch: int, meter: Progres
               for group in _row_groups(path, from_block, to_block)]
 
     def convert(piece: tuple[str, int]) -> _Piece | None:
-        return _convert(*piece, epoch, from_block, to_block, lookup, watched)
+        return _convert(*piece, epoch, from_block, lookup, parts, watched_topics)
 
     count, last = 0, None
     for piece in in_order(pieces, convert):
@@ -360,10 +414,12 @@ def _row_groups(path: str, from_block: int, to_block: int) -> list[int]:
     return groups
 
 
-def _convert(path: str, group: int, epoch: int, from_block: int, to_block: int,
-             lookup: tuple[pa.Array, pa.Array], watched: tuple[pa.Array, pa.Array]
-             ) -> _Piece | None:
-    """One row group of a binary logs file: its watched logs in range, as raw_logs rows."""
+def _convert(path: str, group: int, epoch: int, from_block: int,
+             lookup: tuple[pa.Array, pa.Array], parts: list[tuple[int, int, pa.Array]],
+             topics: pa.Array) -> _Piece | None:
+    """One row group of a binary logs file: its logs that a part of the scope watches
+    (``parts``: first block, last block, addresses as bytes), as raw_logs rows; ``lookup``
+    holds the hash and timestamp of every block from ``from_block`` on."""
     schema = pq.read_schema(path)
     # few distinct values: read as dictionaries, matched and converted once per value
     dictionary = [c for c in ("address", "topic0")
@@ -373,9 +429,12 @@ def _convert(path: str, group: int, epoch: int, from_block: int, to_block: int,
     if logs.num_rows == 0:
         return None
     number = pc.cast(logs["block_number"], pa.int64())
-    keep = pc.and_(pc.greater_equal(number, from_block), pc.less_equal(number, to_block))
-    for column, values in zip(("address", "topic0"), watched, strict=True):
-        keep = pc.and_(keep, _is_in(logs[column].chunk(0), values))
+    address = logs["address"].chunk(0)
+    keep = pa.array(np.zeros(logs.num_rows, dtype=bool))
+    for lo, hi, addresses in parts:
+        inside = pc.and_(pc.greater_equal(number, lo), pc.less_equal(number, hi))
+        keep = pc.or_(keep, pc.and_(inside, _is_in(address, addresses)))
+    keep = pc.and_(keep, _is_in(logs["topic0"].chunk(0), topics))
     logs = logs.filter(pc.fill_null(keep, False))
     if logs.num_rows == 0:
         return None

@@ -2,9 +2,16 @@
 
 Two sources give identical tables: a JSON-RPC endpoint (``ingest_epoch``, below) and Parquet
 files in cryo's ``logs`` layout (``aimg_pipeline.filesource``). Only closed and final epochs
-are read (SPEC 3). Epoch 0 also reads the blocks before genesis (from the configured
-``start_block``), because balances opened before genesis earn from the first second of
-epoch 0.
+are read (SPEC 3). What an epoch reads is its ``LogScope``: the contracts in force under its
+policy version, in its blocks; epoch 0 from the configured ``start_block``, because balances
+opened before genesis earn from the first second of epoch 0; and a position token that comes
+into force at a later epoch (an agent added by a new policy version) has its history read
+with that epoch, so its opening balances are whole while earlier epochs stay exactly as
+they were published.
+
+The same log delivered twice (a provider answering overlapping ranges, overlapping files)
+is stored once; two *different* logs at one (block, log index) mean the source lies, and
+ingestion stops naming them.
 
 For reorg safety every stored log carries the hash of its block, checked against the block
 the chain serves at ingestion time, and ``epochs`` records the boundary blocks' hashes;
@@ -17,7 +24,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from aimg_pipeline.chain import ChainClient, ChainError, EpochBlocks
 from aimg_pipeline.events import TOPIC0
@@ -40,14 +49,86 @@ class IngestResult:
     log_count: int
     seconds: float
     source: str = "rpc"
+    duplicates_dropped: int = 0  # the same log delivered more than once, stored once
 
 
-def watched_addresses(config: Config) -> list[str]:
-    """Every contract whose logs feed the pipeline: position tokens, governors, registry."""
-    addresses = set(config.position_tokens())
-    addresses.update(agent.governor for agent in config.agents)
+def watched_addresses(config: Config, epoch: int) -> list[str]:
+    """Every contract whose logs feed the epoch: the position tokens, governors and the
+    contribution registry in force under its policy version."""
+    addresses = set(config.position_tokens(epoch))
+    addresses.update(agent.governor for agent in config.agents_at(epoch))
     addresses.add(config.contribution_registry)
     return sorted(addresses)
+
+
+@dataclass(frozen=True)
+class LogScope:
+    """The logs an epoch reads: ``addresses`` in blocks ``from_block..to_block`` (the
+    epoch's own blocks; epoch 0 from ``start_block``), plus ``history`` — the position
+    tokens first in force at this epoch — in blocks ``start_block..from_block - 1``."""
+
+    from_block: int
+    to_block: int
+    addresses: list[str]
+    start_block: int
+    history: list[str]
+
+    @property
+    def ranges(self) -> list[tuple[int, int, list[str]]]:
+        """(first block, last block, addresses) of each part with blocks to read."""
+        parts = [(self.start_block, self.from_block - 1, self.history),
+                 (self.from_block, self.to_block, self.addresses)]
+        return [(lo, hi, addresses) for lo, hi, addresses in parts if lo <= hi and addresses]
+
+    @property
+    def lowest_block(self) -> int:
+        """The first block any part reads (where block and log coverage must start)."""
+        return self.start_block if self.history else self.from_block
+
+
+def log_scope(config: Config, epoch: int, blocks: EpochBlocks) -> LogScope:
+    """What epoch ``epoch`` (with boundary ``blocks``) reads; see ``LogScope``."""
+    from_block = config.start_block if epoch == 0 else blocks.first
+    history = [] if epoch == 0 else sorted(
+        set(config.position_tokens(epoch)) - set(config.position_tokens(epoch - 1)))
+    return LogScope(from_block, blocks.last, watched_addresses(config, epoch),
+                    config.start_block, history)
+
+
+def drop_repeated_logs(logs: pa.Table, before: dict | None = None) -> tuple[pa.Table, int]:
+    """``logs`` (sorted by block and log index) with each log once, and how many repeats went.
+
+    A repeat is a row equal to the row before it with the same (block, log index) — the
+    same log delivered twice; ``before`` is the last row of the previous piece of a stream.
+    A row with the same position but other content raises ChainError: one chain cannot
+    hold both.
+    """
+    if logs.num_rows == 0:
+        return logs, 0
+    number = logs["block_number"].to_numpy()
+    index = logs["log_index"].to_numpy()
+    same = np.zeros(logs.num_rows, dtype=bool)
+    same[1:] = (number[1:] == number[:-1]) & (index[1:] == index[:-1])
+    if before is not None:
+        same[0] = (before["block_number"], before["log_index"]) == (number[0], index[0])
+    if not same.any():
+        return logs, 0
+    columns = logs.column_names
+    for i in np.flatnonzero(same).tolist():
+        row = logs.slice(i, 1).to_pylist()[0]
+        previous = before if i == 0 else logs.slice(i - 1, 1).to_pylist()[0]
+        if row != previous:
+            differ = sorted(k for k in columns if row[k] != previous[k])
+            raise ChainError(
+                f"two different logs at block {row['block_number']}, log index "
+                f"{row['log_index']} (they differ in {', '.join(differ)}): the source "
+                "answered inconsistently; nothing was stored")
+    return logs.filter(pc.invert(pa.array(same))), int(same.sum())
+
+
+def last_row(logs: pa.Table) -> dict:
+    """The last row of a sorted piece, for ``drop_repeated_logs`` of the next piece."""
+    return logs.slice(logs.num_rows - 1, 1).to_pylist()[0]
 
 
 def watched_topics() -> list[str]:
@@ -90,19 +171,18 @@ def store_epoch(
     from_block: int,
     to_block: int,
     logs: pa.Table,
-) -> int:
-    """Write the epoch's ``raw_logs`` (sorted by block and log index) and its ``epochs`` row.
-
-    Both sources end here, so their tables cannot differ in order, types or columns.
-    """
+) -> tuple[int, int]:
+    """Write the epoch's ``raw_logs`` (sorted by block and log index, each log once) and its
+    ``epochs`` row; returns (rows stored, repeated logs dropped)."""
     logs = logs.select(list(RAW_COLUMNS))
     logs = logs.append_column("epoch", pa.array([epoch] * logs.num_rows, pa.int64()))
     logs = logs.cast(pa.schema([(f.name, TABLES["raw_logs"][0].field(f.name).type)
                                 for f in logs.schema]))
     logs = logs.sort_by([("block_number", "ascending"), ("log_index", "ascending")])
+    logs, dropped = drop_repeated_logs(logs)
     count = warehouse.write("raw_logs", epoch, logs)
     write_epoch_row(warehouse, epoch, window, blocks, from_block, to_block, count)
-    return count
+    return count, dropped
 
 
 def write_epoch_row(
@@ -141,22 +221,24 @@ def ingest_epoch(
     window = config.calendar().window(epoch)
     final = client.require_final(window, config.confirmations)
     blocks = client.epoch_blocks(window, final)
-    from_block = config.start_block if epoch == 0 else blocks.first
-    to_block = blocks.last
+    scope = log_scope(config, epoch, blocks)
 
     rows: dict[str, list] = {name: [] for name in RAW_COLUMNS}
-    total_blocks = max(0, to_block - from_block + 1)
+    total_blocks = sum(hi - lo + 1 for lo, hi, _ in scope.ranges)
     meter = Progress(epoch, total_blocks, progress)
-    if total_blocks:
-        for chunk in client.get_logs(watched_addresses(config), watched_topics(),
-                                     from_block, to_block):
+    done = 0
+    for lo, hi, addresses in scope.ranges:
+        for chunk in client.get_logs(addresses, watched_topics(), lo, hi):
             _append_chunk(client, rows, chunk.logs, chunk.from_block, chunk.to_block)
-            meter.update(chunk.to_block - from_block + 1, len(rows["data"]))
+            meter.update(done + chunk.to_block - lo + 1, len(rows["data"]))
+        done += hi - lo + 1
     meter.update(total_blocks, len(rows["data"]), done=True)
     table = pa.table({name: rows[name] for name in RAW_COLUMNS},
                      schema=TABLES["raw_logs"][0].remove(0))
-    count = store_epoch(warehouse, epoch, window, blocks, from_block, to_block, table)
-    return IngestResult(epoch, blocks, from_block, to_block, count, time.monotonic() - started)
+    count, dropped = store_epoch(warehouse, epoch, window, blocks, scope.from_block,
+                                 scope.to_block, table)
+    return IngestResult(epoch, blocks, scope.from_block, scope.to_block, count,
+                        time.monotonic() - started, duplicates_dropped=dropped)
 
 
 def _append_chunk(
@@ -197,3 +279,25 @@ def _append_chunk(
         for i in range(4):
             rows[f"topic{i}"].append(topics[i])
         rows["data"].append(log["data"].lower())
+
+
+def gap_before(config: Config, warehouse: Warehouse, epoch: int) -> str | None:
+    """Why epoch ``epoch``'s blocks do not start right after epoch ``epoch - 1``'s, or None.
+
+    SPEC 3: ``first block(e) = last block(e-1) + 1`` for every source (epoch 0 starts at
+    ``start_block``); blocks in between would be read by no epoch. Needs the previous
+    epoch's ``epochs`` row, which the epoch-ordered steps have.
+    """
+    row = warehouse.read("epochs", epoch).to_pylist()[0]
+    if epoch == 0:
+        expected, after = config.start_block, "deployment.start_block"
+    else:
+        previous = warehouse.read("epochs", epoch - 1).to_pylist()[0]
+        expected, after = previous["to_block"] + 1, f"epoch {epoch - 1}'s last block + 1"
+    if row["from_block"] == expected:
+        return None
+    return (f"epoch {epoch} starts at block {row['from_block']}, not at {expected} "
+            f"({after}): blocks {min(expected, row['from_block'])}.."
+            f"{max(expected, row['from_block']) - 1} are "
+            + ("read by no epoch" if row["from_block"] > expected else "read twice")
+            + "; re-materialize the epochs from raw/raw_logs")

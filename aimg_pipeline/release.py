@@ -23,7 +23,11 @@ from aimg_pipeline.publish import (
 from aimg_pipeline.rewards import epoch_emission
 from aimg_pipeline.warehouse import Warehouse
 
-INPUT_TABLES = ("raw_logs", "position_changes", "votes", "contributions", "quarantine")
+# the manifest's input row counts: table -> the warehouse tables it counts (quarantine: every
+# rejected log, by decoding or as a duplicate contributionId)
+INPUT_TABLES = {"raw_logs": ("raw_logs",), "position_changes": ("position_changes",),
+                "votes": ("votes",), "contributions": ("contributions",),
+                "quarantine": ("quarantine", "contribution_quarantine")}
 
 
 class ReorgError(ChainError):
@@ -87,8 +91,8 @@ def assemble(config: Config, warehouse: Warehouse, epoch: int) -> EpochRelease:
         policy_version=policy.version,
         policy_hash=policy.digest,
         code_version=__version__,
-        input_rows={t: pq.read_metadata(warehouse.path(t, epoch)).num_rows
-                    for t in INPUT_TABLES},
+        input_rows={name: sum(pq.read_metadata(warehouse.path(t, epoch)).num_rows
+                              for t in tables) for name, tables in INPUT_TABLES.items()},
         emission=epoch_emission(config, epoch),
         by_channel={c: int(a) for c, a in zip(emissions["channel"], emissions["amount"],
                                                strict=True)},

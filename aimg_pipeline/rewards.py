@@ -26,7 +26,6 @@ from aimg_pipeline.lib.allocation import (
     Allocation,
     EpochInputs,
     allocate_epoch,
-    excluded_from,
     split_in_order,
     split_sub_pool,
     sub_pool_weights,
@@ -137,7 +136,7 @@ class _Holders:
     """The eligible position holders of an epoch, straight from its snapshot file.
 
     ``accounts`` / ``seconds`` hold exactly the rows that ``lib.allocation.split_sub_pool``
-    keeps from ``epoch_inputs`` (weight > 0, account neither excluded nor the token itself),
+    keeps from ``epoch_inputs`` (weight > 0, account not excluded: no position token either),
     sorted by (pool, account); ``weights`` are the balance-seconds as ints, and ``runs`` the
     rows of each (channel, pool).
     """
@@ -178,8 +177,7 @@ def _position_holders(config: Config, warehouse: Warehouse, epoch: int) -> _Hold
                   min_count=0).as_py():
         return None
     excluded = pa.array(sorted(config.excluded_for(epoch)), pa.string())
-    keep = pc.and_(pc.and_(positive, pc.invert(pc.is_in(account, value_set=excluded))),
-                   pc.not_equal(account, pool))
+    keep = pc.and_(positive, pc.invert(pc.is_in(account, value_set=excluded)))
     table = table.filter(keep)
     weights = [int(s) for s in table["balance_seconds"].to_pylist()]
     runs: dict[tuple[str, str], tuple[int, int]] = {}
@@ -321,7 +319,7 @@ def _allocation_table(config: Config, warehouse: Warehouse, epoch: int,
                 continue
             # no eligible holder: the treasury's row, as the general path makes it
         for row in split_sub_pool(pool, sub_pool_weights(pool, config, epoch, inputs),
-                                  excluded_from(pool, config, epoch), config.treasury):
+                                  config.excluded_for(epoch), config.treasury):
             runs.append((offset + len(others), 1, i, row.reason))
             others.append(row)
             amounts.append(str(row.amount))

@@ -3,7 +3,10 @@
 Decoding is columnar: the clean Transfers (nearly every log) are decoded in bulk by
 ``transfers.split_epoch_logs``, every other log by ``sql/classify_logs.sql`` and the decode
 files, which stay the definition of what is valid. Every raw log ends up exactly once:
-decoded, analytics-only (pool Mint/Burn/Swap/Sync), or in ``quarantine``.
+decoded, analytics-only (pool Mint/Burn/Swap/Sync), in ``quarantine``, or — a vote or
+contribution before genesis — counted nowhere (SPEC 3). Decoding reads the epoch's own raw
+logs only, so epochs decode in any order and in parallel; the one rule that needs earlier
+epochs, duplicate contributionIds, is ``accept_contributions``' (an epoch-ordered step).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import pyarrow.parquet as pq
 from aimg_pipeline.events import TOPIC0
 from aimg_pipeline.lib.config import Config
 from aimg_pipeline.transfers import LOG_COLUMNS, FastPathUnusable, PositionTokens, split_epoch_logs
-from aimg_pipeline.warehouse import SQL_DIR, TABLES, Warehouse, run_sql
+from aimg_pipeline.warehouse import SQL_DIR, TABLES, Warehouse, WarehouseError, run_sql
 
 
 def _literal(path: Path) -> str:
@@ -32,14 +35,18 @@ class DecodeResult:
     raw_logs: int
     position_changes: int
     votes: int
-    contributions: int
+    contribution_events: int
     quarantine: int
     quarantine_reasons: dict[str, int]
+    before_window: int  # well-formed votes and contributions before genesis: counted nowhere
+    duplicate_logs: int  # repeated (block hash, log index) in raw_logs, decoded once
 
 
-def _sources(config: Config) -> pa.Table:
-    rows = [(t.address, t.kind, t.name, t.agent) for t in config.position_tokens().values()]
-    rows += [(a.governor, "governor", a.name, a.name) for a in config.agents]
+def _sources(config: Config, epoch: int) -> pa.Table:
+    """What each contract in force at ``epoch`` is, for classify_logs.sql."""
+    rows = [(t.address, t.kind, t.name, t.agent)
+            for t in config.position_tokens(epoch).values()]
+    rows += [(a.governor, "governor", a.name, a.name) for a in config.agents_at(epoch)]
     rows.append((config.contribution_registry, "contribution_registry", "contributions", None))
     address, kind, name, agent = (list(column) for column in zip(*rows, strict=True))
     return pa.table({"address": address, "source_kind": kind, "name": name, "agent": agent})
@@ -54,26 +61,24 @@ def decode_epoch(config: Config, warehouse: Warehouse, epoch: int) -> DecodeResu
     index) order, or the SQL would find a reason-free Transfer among the others (it cannot:
     the two sets are the same rules), the whole epoch goes through the SQL instead.
     """
+    start = config.calendar().window(epoch).start
     con = warehouse.connect()
-    earlier_ids = con.sql(
-        "SELECT DISTINCT contribution_id FROM contributions WHERE epoch < $epoch",
-        params={"epoch": epoch},
-    ).to_arrow_table()
     raw_path = warehouse.path("raw_logs", epoch)
     warehouse.read_schema("raw_logs", epoch)  # a clear error when it is not materialized
     raw_count = pq.read_metadata(raw_path).num_rows
     con.register("event_types", pa.table({
         "topic0": list(TOPIC0.values()), "event": list(TOPIC0.keys())}))
-    sources = _sources(config)
+    sources = _sources(config, epoch)
     con.register("sources", sources)
+    agents = config.agents_at(epoch)
     con.register("agent_tokens", pa.table({
-        "token": [a.token for a in config.agents], "agent": [a.name for a in config.agents]}))
-    con.register("known_contribution_ids", earlier_ids)
+        "token": [a.token for a in agents], "agent": [a.name for a in agents]}))
     # The classified logs stay in DuckDB (a temporary table, spilled past its memory cap),
-    # kept narrow: transaction_hash and topic0 only of quarantined rows.
+    # kept narrow: transaction_hash and topic0 only where a later step reports them.
     classify = f"""CREATE TEMP TABLE classified_logs AS
         SELECT * EXCLUDE (transaction_hash, topic0),
-            CASE WHEN reason IS NOT NULL THEN transaction_hash END AS transaction_hash,
+            CASE WHEN reason IS NOT NULL OR event = 'ContributionAccepted'
+                THEN transaction_hash END AS transaction_hash,
             CASE WHEN reason IS NOT NULL THEN topic0 END AS topic0
         FROM ({(SQL_DIR / "classify_logs.sql").read_text()})"""
     position = sources.filter(pc.is_in(sources["source_kind"], pa.array(["vault", "pool"])))
@@ -88,6 +93,7 @@ def decode_epoch(config: Config, warehouse: Warehouse, epoch: int) -> DecodeResu
         con.execute("INSERT INTO epoch_logs SELECT * FROM more_logs")
         con.unregister("more_logs")
 
+    duplicates = 0
     try:
         with warehouse.writer("position_changes", epoch) as writer:
             changes = split_epoch_logs(raw_path, writer.write_table, keep, epoch, tokens,
@@ -97,20 +103,24 @@ def decode_epoch(config: Config, warehouse: Warehouse, epoch: int) -> DecodeResu
                            "WHERE event = 'Transfer' AND reason IS NULL").fetchall()[0][0]:
                 raise FastPathUnusable("a reason-free Transfer was left to the SQL")
     except FastPathUnusable:
+        # raw_logs out of order, or holding a log twice (a file not written by ingestion):
+        # the SQL decodes each (block hash, log index) once
         con.execute("DROP TABLE IF EXISTS classified_logs")
         con.execute("DROP TABLE epoch_logs")
         con.execute(f"CREATE VIEW epoch_logs AS SELECT {', '.join(LOG_COLUMNS)} "
-                    f"FROM read_parquet({_literal(raw_path)})")
+                    f"FROM read_parquet({_literal(raw_path)}) "
+                    "QUALIFY row_number() OVER (PARTITION BY block_hash, log_index "
+                    "ORDER BY block_number) = 1")
+        duplicates = raw_count - con.execute("SELECT count(*) FROM epoch_logs").fetchall()[0][0]
         con.execute(classify)
         changes = warehouse.write_query("position_changes", epoch, con, "decode_position_changes")
 
-    votes = run_sql(con, "decode_votes", epoch=epoch)
-    contributions = run_sql(con, "decode_contributions", epoch=epoch).to_pydict()
-    multipliers = config.policy_for(epoch).kind_multiplier_bps
-    contributions["weight"] = [
-        str(int(score) * multipliers[kind])
-        for score, kind in zip(contributions["score"], contributions["kind"], strict=True)
-    ]
+    votes = run_sql(con, "decode_votes", epoch=epoch, start=start)
+    events = run_sql(con, "decode_contribution_events", epoch=epoch, start=start)
+    before_window = con.execute(
+        "SELECT count(*) FROM classified_logs WHERE reason IS NULL AND block_timestamp < $start"
+        " AND event IN ('VoteCast', 'VoteCastWithParams', 'ContributionAccepted')",
+        {"start": start}).fetchall()[0][0]
     quarantine = run_sql(con, "quarantine", epoch=epoch)
     reasons: dict[str, int] = {}
     for reason in quarantine["reason"].to_pylist():
@@ -120,10 +130,71 @@ def decode_epoch(config: Config, warehouse: Warehouse, epoch: int) -> DecodeResu
         raw_logs=raw_count,
         position_changes=changes,
         votes=warehouse.write("votes", epoch, votes),
-        contributions=warehouse.write("contributions", epoch, contributions),
+        contribution_events=warehouse.write("contribution_events", epoch, events),
         quarantine=warehouse.write("quarantine", epoch, quarantine),
         quarantine_reasons=reasons,
+        before_window=before_window,
+        duplicate_logs=duplicates,
     )
+
+
+@dataclass(frozen=True)
+class ContributionResult:
+    accepted: int
+    duplicates: int
+
+
+def accept_contributions(config: Config, warehouse: Warehouse, epoch: int) -> ContributionResult:
+    """The epoch's accepted contributions, and its duplicate contributionIds into
+    ``contribution_quarantine`` (shown in the ``quarantine`` view).
+
+    An id accepted in any earlier epoch, or earlier in this one, is a duplicate, whatever
+    order the epochs were decoded in: this step reads every earlier epoch's accepted
+    contributions, so it needs all of them (each computed by this step in turn).
+    """
+    missing = [e for e in range(epoch) if not warehouse.has("contributions", e)]
+    if missing:
+        raise WarehouseError(
+            f"epoch {epoch}'s contributions need the accepted contributions of every earlier "
+            f"epoch; epochs {_ranges(missing)} are not materialized (decoded/contributions)")
+    warehouse.read_schema("contribution_events", epoch)  # the usual error when missing
+    con = warehouse.connect({
+        "epoch_contribution_events": warehouse.path("contribution_events", epoch)})
+    try:
+        con.execute("CREATE TEMP TABLE earlier_contributions AS SELECT contribution_id "
+                    "FROM contributions WHERE epoch < $epoch", {"epoch": epoch})
+        decided = run_sql(con, "contributions")
+    finally:
+        con.close()
+    duplicate = pc.is_valid(decided["reason"])
+    accepted = decided.filter(pc.invert(duplicate)).to_pydict()
+    multipliers = config.policy_for(epoch).kind_multiplier_bps
+    accepted["weight"] = [
+        str(int(score) * multipliers[kind])
+        for score, kind in zip(accepted["score"], accepted["kind"], strict=True)
+    ]
+    rejected = decided.filter(duplicate)
+    return ContributionResult(
+        accepted=warehouse.write("contributions", epoch, {
+            name: accepted[name] for name in TABLES["contributions"][0].names}),
+        duplicates=warehouse.write("contribution_quarantine", epoch, {
+            "epoch": rejected["epoch"], "reason": rejected["reason"],
+            "block_number": rejected["block_number"],
+            "transaction_hash": rejected["transaction_hash"],
+            "log_index": rejected["log_index"],
+            "address": [config.contribution_registry] * rejected.num_rows,
+            "topic0": [TOPIC0["ContributionAccepted"]] * rejected.num_rows}),
+    )
+
+
+def _ranges(numbers: list[int]) -> str:
+    """``[0, 1, 2, 5]`` as ``0..2, 5``: missing epochs named briefly."""
+    out, start = [], numbers[0]
+    for previous, number in zip(numbers, [*numbers[1:], None], strict=True):
+        if number != previous + 1:
+            out.append(f"{start}..{previous}" if previous > start else str(start))
+            start = number
+    return ", ".join(out)
 
 
 @dataclass(frozen=True)

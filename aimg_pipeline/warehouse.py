@@ -58,7 +58,20 @@ TABLES: dict[str, tuple[pa.Schema, tuple[str, ...]]] = {
         ("epoch", _I), ("agent", _S), ("contributor", _S), ("contribution_id", _S),
         ("kind", _I), ("score", _S), ("weight", _S), ("block_number", _I), ("log_index", _I),
     ]), ("score", "weight")),
+    # every well-formed ContributionAccepted of the epoch's window, before the contributions
+    # step removes the ids accepted earlier (which needs every earlier epoch)
+    "contribution_events": (pa.schema([
+        ("epoch", _I), ("agent", _S), ("contributor", _S), ("contribution_id", _S),
+        ("kind", _I), ("score", _S), ("block_number", _I), ("transaction_hash", _S),
+        ("log_index", _I),
+    ]), ("score",)),
     "quarantine": (pa.schema([
+        ("epoch", _I), ("reason", _S), ("block_number", _I), ("transaction_hash", _S),
+        ("log_index", _I), ("address", _S), ("topic0", _S),
+    ]), ()),
+    # the duplicate contributionIds the contributions step rejected; the `quarantine` view
+    # shows them with the logs decoding rejected
+    "contribution_quarantine": (pa.schema([
         ("epoch", _I), ("reason", _S), ("block_number", _I), ("transaction_hash", _S),
         ("log_index", _I), ("address", _S), ("topic0", _S),
     ]), ()),
@@ -77,6 +90,11 @@ TABLES: dict[str, tuple[pa.Schema, tuple[str, ...]]] = {
         ("artifact_path", _S), ("republished", _B),
     ]), ("total",)),
 }
+
+
+# views that also show another table's rows (same columns): what analysts call `quarantine`
+# is every rejected log, whichever step rejected it
+VIEW_UNIONS: dict[str, tuple[str, ...]] = {"quarantine": ("contribution_quarantine",)}
 
 
 class WarehouseError(RuntimeError):
@@ -172,13 +190,16 @@ class Warehouse:
                 os.replace(temporary, empty)
 
     def view_sql(self, table: str) -> str:
-        """The SELECT behind a table's view: every epoch file, big integers as BIGNUM."""
+        """The SELECT behind a table's view: every epoch file, big integers as BIGNUM (and
+        the rows of the tables ``VIEW_UNIONS`` adds to it)."""
         schema, big = TABLES[table]
         columns = ", ".join(
             f"CAST({c} AS BIGNUM) AS {c}" if c in big else c for c in schema.names
         )
-        glob = _quote(str(self.root / table / "*.parquet"))
-        return f"SELECT {columns} FROM read_parquet({glob}, union_by_name = true)"
+        return " UNION ALL ".join(
+            f"SELECT {columns} FROM read_parquet("
+            f"{_quote(str(self.root / name / '*.parquet'))}, union_by_name = true)"
+            for name in (table, *VIEW_UNIONS.get(table, ())))
 
     def connect(self, files: Mapping[str, Path] | None = None) -> duckdb.DuckDBPyConnection:
         """An in-memory DuckDB with a view per table, for the pipeline's own SQL.
@@ -189,7 +210,8 @@ class Warehouse:
         """
         self._ensure_empty_files()
         con = self.limit_memory(duckdb.connect())
-        con.execute((SQL_DIR / "u128_macros.sql").read_text())
+        for macros in ("u128_macros", "abi_macros"):
+            con.execute((SQL_DIR / f"{macros}.sql").read_text())
         for table in TABLES:
             con.execute(f"CREATE VIEW {table} AS {self.view_sql(table)}")
         for name, path in (files or {}).items():  # our view names over our quoted paths

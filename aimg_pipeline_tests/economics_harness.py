@@ -241,6 +241,7 @@ def run_stages(
         else:
             ingest_epoch(client, config, warehouse, epoch)
         transform.decode_epoch(config, warehouse, epoch)
+        transform.accept_contributions(config, warehouse, epoch)
         transform.snapshot_epoch(config, warehouse, epoch)
         rewards.write_emissions(config, warehouse, epoch)
         rewards.write_allocations(config, warehouse, epoch)

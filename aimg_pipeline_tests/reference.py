@@ -8,9 +8,11 @@ sort. When the two agree to the wei on random histories, both are very likely ri
 
 Decisions the spec leaves open follow the project README (docs/economics.md):
 exclusions apply to every channel; an agent is keyed by its name in the governance and
-subdao levels; ContributionAccepted names the agent's token; a position token's own
-address is excluded from that token's sub-pool; a contributionId is a duplicate when the
-same id was already *accepted* (earlier in the epoch or in an earlier epoch).
+subdao levels; ContributionAccepted names the agent's token; every position token's own
+address is excluded from every sub-pool (SPEC 4); a contributionId is a duplicate when the
+same id was already *accepted* (earlier in the epoch or in an earlier epoch); votes and
+contributions before genesis count nowhere and leave no id used (SPEC 3); a vote whose
+``reason`` string or ``params`` bytes is not strictly ABI-encoded is undecodable.
 """
 
 from __future__ import annotations
@@ -154,6 +156,8 @@ class Decoded:
     # contributor, contribution id (int), kind, score
     contributions: list[tuple[str, int, int, int]] = field(default_factory=list)
     analytics: list[tuple[int, int]] = field(default_factory=list)  # (block, log_index)
+    # votes and contributions before genesis: valid, but they count nowhere (block, index)
+    before_genesis: list[tuple[int, int]] = field(default_factory=list)
     quarantined: list[tuple[int, int, str]] = field(default_factory=list)  # block, index, why
 
 
@@ -162,6 +166,30 @@ def _words(data: str) -> list[int] | None:
     if body is None or len(body) % 64 or any(c not in "0123456789abcdef" for c in body):
         return None
     return [int(body[i:i + 64], 16) for i in range(0, len(body), 64)]
+
+
+def _dynamic_ok(data: str, head_word: int, head_words: int, text: bool) -> bool:
+    """The ABI ``string``/``bytes`` whose offset is head word ``head_word`` is well formed:
+    the offset points past the head and into the data, the length word and the padded value
+    are all there, the padding is zero, and a string is UTF-8."""
+    raw = bytes.fromhex(data[2:])
+    offset = int.from_bytes(raw[32 * head_word:32 * head_word + 32], "big")
+    if not 32 * head_words <= offset < len(raw) or offset + 32 > len(raw):
+        return False
+    length = int.from_bytes(raw[offset:offset + 32], "big")
+    padded = (length + 31) // 32 * 32
+    if offset + 32 + padded > len(raw):
+        return False
+    value, padding = raw[offset + 32:offset + 32 + length], \
+        raw[offset + 32 + length:offset + 32 + padded]
+    if any(padding):
+        return False
+    if text:
+        try:
+            value.decode("utf-8")
+        except UnicodeDecodeError:
+            return False
+    return True
 
 
 def _topic_address(topic: str) -> str | None:
@@ -178,6 +206,7 @@ def decode(
     governors = {a.governor: a.name for a in dep.agents}
     agent_tokens = {a.token for a in dep.agents}
     kinds = policy_at(dep, epoch).kind_multiplier_bps
+    start, _ = window(dep, epoch)
     out = Decoded()
     for log in sorted(logs, key=lambda x: (x.block_number, x.log_index)):
         where = (log.block_number, log.log_index)
@@ -216,6 +245,11 @@ def decode(
                 bad(UNDECODABLE)
             elif words[2] >= LIMIT:
                 bad(TOO_LARGE)
+            elif not _dynamic_ok(log.data, 3, 4 if event == "VoteCast" else 5, True) or (
+                    event == "VoteCastWithParams" and not _dynamic_ok(log.data, 4, 5, False)):
+                bad(UNDECODABLE)
+            elif log.block_timestamp < start:  # before genesis: counts nowhere
+                out.before_genesis.append(where)
             else:
                 out.votes.append((governors[log.address], indexed[0], words[2]))
         else:  # ContributionAccepted
@@ -228,6 +262,8 @@ def decode(
                 bad(UNKNOWN_KIND)
             elif indexed[1] not in agent_tokens:
                 bad(UNREGISTERED_AGENT)
+            elif log.block_timestamp < start:  # before genesis: counts nowhere, uses no id
+                out.before_genesis.append(where)
             elif int(log.topics[1], 16) in accepted_ids:
                 bad(DUPLICATE_ID)
             else:
@@ -294,7 +330,9 @@ def allocate(dep: Deployment, epoch: int, emission: int, snap: Snapshot,
              decoded: Decoded) -> tuple[dict[str, int], list[Row]]:
     """Per-channel amounts and every allocation row of one epoch."""
     p = policy_at(dep, epoch)
-    excluded = {ZERO} | set(dep.excluded) | set(p.excluded)
+    position_tokens = {dep.aimg_vault} | {a.vault for a in dep.agents} | {
+        address for a in dep.agents for _, address in a.pools}
+    excluded = {ZERO} | set(dep.excluded) | set(p.excluded) | position_tokens
     channels = apportion(emission, p.channel_bps, CHANNELS)
     rows: list[Row] = []
 
@@ -302,7 +340,7 @@ def allocate(dep: Deployment, epoch: int, emission: int, snap: Snapshot,
                                    ("liquidity", p.pool_weight_bps)):
         for token, amount in apportion(channels[channel], token_weights).items():
             seconds = {acc: s for (t, acc), (_, _, s) in snap.items() if t == token}
-            rows += _split(dep, channel, token, amount, seconds, excluded | {token})
+            rows += _split(dep, channel, token, amount, seconds, excluded)
 
     voted: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for agent, voter, weight in decoded.votes:

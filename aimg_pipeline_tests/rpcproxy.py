@@ -52,7 +52,9 @@ class Faults:
     max_log_results: int | None = None
     max_consecutive: int = 3
     backoff_seconds_hint: float = 0.01
-    always: str | None = None  # "alchemy-monthly-cap": answer everything with that error
+    # "alchemy-monthly-cap": answer everything with that error; "echo-key": with a JSON-RPC
+    # error whose message repeats the request path and its key (as some providers do)
+    always: str | None = None
 
 
 def _rpc_error(request_id: Any, code: int, message: str, data: Any = None) -> dict[str, Any]:
@@ -158,6 +160,12 @@ class RpcProxy:
                 first_id, -32600, "Monthly capacity limit exceeded. Visit "
                 "https://dashboard.alchemy.com/settings/billing to upgrade your scaling policy "
                 "for continued service."))
+            return
+        if self.faults.always == "echo-key":
+            self._count("error echoing the key")
+            key = handler.path.rstrip("/").rsplit("/", 1)[-1]
+            self._send(handler, 200, _rpc_error(
+                first_id, -32001, f"invalid API key {key}: request to {handler.path} denied"))
             return
         fault = self._pick_transport_fault()
         if fault == "drop":

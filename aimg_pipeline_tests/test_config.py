@@ -165,30 +165,117 @@ def test_valid_full_example() -> None:
 def test_policy_digest_is_sha256_of_canonical_json() -> None:
     v1 = parse_config(VALID).policies[0]
     # Written out by hand: sorted keys, ints as decimal strings, addresses for vault/pool
-    # weights, kind multipliers keyed by kind number, exclusions as a sorted list.
+    # weights, kind multipliers keyed by kind number, sets as sorted lists. It covers
+    # everything that moves money in v1's epochs: the deployment's emission constants,
+    # treasury, global exclusions, the registry and the registry entries of v1's agents.
     canonical = {
-        "version": "v1",
-        "effective_from_epoch": "0",
-        "decay_bps": "500",
-        "tail_emission": "100000000000000000000000",
-        "excluded_addresses": [],
-        "channel_bps": {
-            "staking": "4000",
-            "governance": "1500",
-            "subdao": "1000",
-            "liquidity": "2500",
-            "contribution": "1000",
+        "deployment": {"genesis": "1767225600", "epoch_seconds": "86400",
+                       "initial_emission": "1000000000000000000000000",
+                       "max_total_emission": "5000000000000000000000000", "start_block": "7"},
+        "treasury": addr(0x11),
+        "excluded_addresses": [addr(0x99)],
+        "registry": {"aimg_token": addr(0x21), "aimg_vault": addr(0x22),
+                     "contribution_registry": addr(0x23)},
+        "agents": [
+            {"name": "atlas", "token": addr(0x31), "vault": addr(0x32), "governor": addr(0x33),
+             "treasury": addr(0x34), "pools": [{"name": "atlas-aimg", "address": addr(0x35)},
+                                               {"name": "atlas-eth", "address": addr(0x36)}]},
+            {"name": "nova", "token": addr(0x41), "vault": addr(0x42), "governor": addr(0x43),
+             "treasury": addr(0x44), "pools": [{"name": "nova-aimg", "address": addr(0x45)}]},
+        ],
+        "policy": {
+            "version": "v1",
+            "effective_from_epoch": "0",
+            "decay_bps": "500",
+            "tail_emission": "100000000000000000000000",
+            "excluded_addresses": [],
+            "channel_bps": {
+                "staking": "4000",
+                "governance": "1500",
+                "subdao": "1000",
+                "liquidity": "2500",
+                "contribution": "1000",
+            },
+            "kind_multiplier_bps": {"0": "10000", "1": "15000", "2": "20000"},
+            "agent_weight_bps": {"atlas": "6000", "nova": "4000"},
+            "vault_weight_bps": {addr(0x22): "5000", addr(0x32): "3000", addr(0x42): "2000"},
+            "pool_weight_bps": {addr(0x35): "5000", addr(0x36): "2000", addr(0x45): "3000"},
         },
-        "kind_multiplier_bps": {"0": "10000", "1": "15000", "2": "20000"},
-        "agent_weight_bps": {"atlas": "6000", "nova": "4000"},
-        "vault_weight_bps": {addr(0x22): "5000", addr(0x32): "3000", addr(0x42): "2000"},
-        "pool_weight_bps": {addr(0x35): "5000", addr(0x36): "2000", addr(0x45): "3000"},
     }
     blob = json.dumps(canonical, sort_keys=True, separators=(",", ":")).encode()
     assert v1.digest == hashlib.sha256(blob).hexdigest()
     # any change to the version changes the hash
     other = parse_config(mutate("decay_bps = 500", "decay_bps = 501")).policies[0]
     assert other.digest != v1.digest
+
+
+@pytest.mark.parametrize("old,new", [
+    (f'treasury = "{addr(0x11)}"', f'treasury = "{addr(0x12)}"'),
+    (f'excluded_addresses = ["{addr(0x99)}"]', f'excluded_addresses = ["{addr(0x97)}"]'),
+    (f'aimg_vault = "{addr(0x22)}"', f'aimg_vault = "{addr(0x2a)}"'),
+    (f'contribution_registry = "{addr(0x23)}"', f'contribution_registry = "{addr(0x2b)}"'),
+    (f'token = "{addr(0x31)}"', f'token = "{addr(0x3a)}"'),
+    (f'vault = "{addr(0x42)}"', f'vault = "{addr(0x4a)}"'),
+    (f'governor = "{addr(0x33)}"', f'governor = "{addr(0x3b)}"'),
+    (f'treasury = "{addr(0x44)}"', f'treasury = "{addr(0x4b)}"'),
+    (f'address = "{addr(0x36)}"', f'address = "{addr(0x3c)}"'),
+    ("dataset = 10000, model = 15000", "dataset = 10000, model = 15001"),
+    ("start_block = 7", "start_block = 8"),
+    ('initial_emission = "1000000000000000000000000"', 'initial_emission = "1000000000000000000000001"'),
+])  # fmt: skip
+def test_policy_hash_covers_everything_that_moves_money(old: str, new: str) -> None:
+    """SPEC 4 / issue 13.10: treasury, exclusions, registry, multipliers, emission constants."""
+    before = parse_config(VALID).policies[0].digest
+    assert parse_config(mutate(old, new)).policies[0].digest != before
+
+
+ADDED_AGENT = f"""
+[[registry.agents]]
+name = "orion"
+token = "{addr(0x51)}"
+vault = "{addr(0x52)}"
+governor = "{addr(0x53)}"
+treasury = "{addr(0x54)}"
+pools = [{{ name = "orion-aimg", address = "{addr(0x55)}" }}]
+"""
+
+ORION_VERSION = """
+[[policy]]
+version = "v3"
+effective_from_epoch = 20
+decay_bps = 1000
+tail_emission = 5
+channel_bps = { staking = 3000, governance = 2000, subdao = 1000, liquidity = 3000, contribution = 1000 }
+kind_multiplier_bps = { dataset = 1, model = 2, algorithm = 0 }
+agent_weight_bps = { atlas = 4000, nova = 4000, orion = 2000 }
+vault_weight_bps = { aimg = 4000, atlas = 2000, nova = 2000, orion = 2000 }
+pool_weight_bps = { "atlas-aimg" = 1000, "atlas-eth" = 1000, "nova-aimg" = 4000, "orion-aimg" = 4000 }
+"""  # noqa: E501
+
+
+def test_adding_an_agent_in_a_later_version_keeps_earlier_hashes() -> None:
+    """An agent added by a registry entry and a new version: v1 and v2 are untouched."""
+    before = parse_config(VALID)
+    registry_end = VALID.index("[[policy]]")
+    after = parse_config(VALID[:registry_end] + ADDED_AGENT + VALID[registry_end:]
+                         + ORION_VERSION)
+    assert [p.digest for p in after.policies[:2]] == [p.digest for p in before.policies]
+    assert after.policies[2].agent_names == ("atlas", "nova", "orion")
+    # in force only from v3 on: its contracts are neither watched nor excluded before
+    assert [a.name for a in after.agents_at(19)] == ["atlas", "nova"]
+    assert [a.name for a in after.agents_at(20)] == ["atlas", "nova", "orion"]
+    assert addr(0x52) not in after.position_tokens(19)
+    assert addr(0x52) not in after.excluded_for(19) and addr(0x52) in after.excluded_for(20)
+
+
+@pytest.mark.parametrize("field,value", [
+    ("initial_emission", 0), ("max_total_emission", 0)])
+def test_an_emission_of_nothing_is_refused(field: str, value: int) -> None:
+    """Issue 13.8: an epoch 0 that pays nobody could never publish (a Merkle tree needs a
+    leaf) and would block every later epoch, so the config refuses it up front."""
+    line = {"initial_emission": 'initial_emission = "1000000000000000000000000"',
+            "max_total_emission": 'max_total_emission = "5000000000000000000000000"'}[field]
+    fails(mutate(line, f"{field} = {value}"), f"deployment.{field}", "must be above 0")
 
 
 def test_defaults() -> None:
@@ -223,8 +310,10 @@ def test_helpers() -> None:
     assert cfg.calendar() == EpochCalendar(1767225600, 86400)
 
     zero = "0x" + "00" * 20
-    assert cfg.excluded_for(9) == {zero, addr(0x99)}
-    assert cfg.excluded_for(10) == {zero, addr(0x99), addr(0x98)}
+    # every position token's own contract never earns, in any channel or sub-pool
+    tokens = {addr(0x22), addr(0x32), addr(0x42), addr(0x35), addr(0x36), addr(0x45)}
+    assert cfg.excluded_for(9) == {zero, addr(0x99)} | tokens
+    assert cfg.excluded_for(10) == {zero, addr(0x99), addr(0x98)} | tokens
 
     tokens = cfg.position_tokens()
     assert tokens == {
@@ -235,14 +324,8 @@ def test_helpers() -> None:
         addr(0x36): PositionToken(addr(0x36), "pool", "atlas-eth", "atlas"),
         addr(0x45): PositionToken(addr(0x45), "pool", "nova-aimg", "nova"),
     }
-    assert {k: a.name for k, a in cfg.agent_by_governor().items()} == {
-        addr(0x33): "atlas",
-        addr(0x43): "nova",
-    }
-    assert {k: a.name for k, a in cfg.agent_by_token().items()} == {
-        addr(0x31): "atlas",
-        addr(0x41): "nova",
-    }
+    assert cfg.position_tokens(0) == tokens
+    assert [a.name for a in cfg.agents_at(0)] == ["atlas", "nova"]
     assert set(KINDS.values()) == {"dataset", "model", "algorithm"}
 
 
@@ -426,7 +509,7 @@ def test_amount_forms() -> None:
     assert parse_config(mutate(INITIAL, "initial_emission = 42")).initial_emission == 42
     cfg = parse_config(mutate(INITIAL, f'initial_emission = "{2**128 - 1}"'))
     assert cfg.initial_emission == 2**128 - 1
-    assert parse_config(mutate(INITIAL, 'initial_emission = "0"')).initial_emission == 0
+    assert parse_config(mutate(INITIAL, 'initial_emission = "1"')).initial_emission == 1
     fails(
         mutate('max_total_emission = "5000000000000000000000000"', "max_total_emission = -5"),
         "deployment.max_total_emission",
@@ -682,14 +765,33 @@ def test_agent_weights() -> None:
         "policy[1].agent_weight_bps.orion",
         "unknown agent 'orion'",
     )
+    # naming a subset of the registry's agents puts only those in force: their vaults and
+    # pools, and no other agent's, must then have weights
     fails(
         mutate(
             "agent_weight_bps = { atlas = 5000, nova = 5000 }",
             "agent_weight_bps = { atlas = 10000 }",
         ),
-        "policy[1].agent_weight_bps",
-        "missing agent(s): nova",
+        "policy[1].vault_weight_bps.nova",
+        "unknown vault 'nova'",
     )
+    fails(
+        mutate(
+            "agent_weight_bps = { atlas = 5000, nova = 5000 }",
+            "agent_weight_bps = { }",
+        ),
+        "policy[1].agent_weight_bps",
+        "must name at least one agent",
+    )
+    atlas_only = parse_config(mutate(
+        "agent_weight_bps = { atlas = 5000, nova = 5000 }", "agent_weight_bps = { atlas = 10000 }",
+        "vault_weight_bps = { aimg = 4000, atlas = 4000, nova = 2000 }",
+        "vault_weight_bps = { aimg = 4000, atlas = 6000 }",
+        'pool_weight_bps = { "atlas-aimg" = 1000, "atlas-eth" = 1000, "nova-aimg" = 8000 }',
+        'pool_weight_bps = { "atlas-aimg" = 1000, "atlas-eth" = 9000 }'))
+    assert [a.name for a in atlas_only.agents_at(10)] == ["atlas"]
+    assert set(atlas_only.position_tokens(10)) == {addr(0x22), addr(0x32), addr(0x35),
+                                                   addr(0x36)}
     fails(
         mutate(
             "agent_weight_bps = { atlas = 5000, nova = 5000 }",

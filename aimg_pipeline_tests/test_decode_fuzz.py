@@ -2,10 +2,12 @@
 
 ``raw_logs`` are written with ``Warehouse.write`` (so any string, wrong length, non-hex,
 upper case, huge value, NULL or unknown address reaches the SQL exactly as stored) and
-``transform.decode_epoch`` runs on them. The expected outcome of every log is computed by
-``reference`` below: the classification rules of README "Decoding" / SPEC 2 written again
-in plain Python, one log at a time (the pipeline does it in one columnar SQL pass). Both must
-agree on every row: the quarantine reasons, every decoded value, and counts in = counts out.
+``transform.decode_epoch`` then ``transform.accept_contributions`` run on them. The expected
+outcome of every log is computed by ``reference`` below: the classification rules of README
+"Decoding" / SPEC 2 written again in plain Python, one log at a time (the pipeline does it in
+one columnar SQL pass), with eth_abi's strict decoder itself as the judge of a vote's
+``reason`` string and ``params`` bytes. Both must agree on every row: the quarantine
+reasons, every decoded value, and counts in = counts out.
 
 Registry: the hand-worked deployment of test_e2e_handworked (the $AIMG vault, the atlas
 vault, one pool, the atlas governor, the contribution registry). Epoch 1 is decoded, with
@@ -20,12 +22,14 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import eth_abi
+from eth_abi.exceptions import DecodingError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from aimg_pipeline.events import TOPIC0
 from aimg_pipeline.lib.config import parse_config
-from aimg_pipeline.transform import decode_epoch
+from aimg_pipeline.transform import accept_contributions, decode_epoch
 from aimg_pipeline.warehouse import Warehouse
 from aimg_pipeline_tests.fakechain import address_topic, word
 from aimg_pipeline_tests.test_e2e_handworked import (
@@ -54,6 +58,17 @@ Z = "0" * 64
 # ------------------------------------------------------------------------ the reference
 
 
+def _abi_rejects(data: str, types: list[str]) -> bool:
+    """eth_abi's strict decoder refuses ``data`` as ``types`` (bad offset, length, padding,
+    or a string that is not UTF-8)."""
+    try:
+        eth_abi.decode(types, bytes.fromhex(data[2:]))
+    except (DecodingError, UnicodeDecodeError, OverflowError):  # Overflow: a length >= 2^63
+        return True
+    return False
+
+
+
 def _reason(log: dict[str, Any]) -> str | None:
     """Why a log cannot be used (None: usable), by the documented rules, in their order."""
     kind, event = SOURCES.get(log["address"]), EVENTS.get(log["topic0"])
@@ -74,24 +89,27 @@ def _reason(log: dict[str, Any]) -> str | None:
         return f"{event} from a contract that is not a governor"
     if event == "ContributionAccepted" and kind != "contribution_registry":
         return "ContributionAccepted from a contract that is not the registry"
-    extra = sum(t is not None for t in (t1, t2, t3))
+    # exactly the event's indexed topics: a NULL where one is indexed does not match
+    present = tuple(t is not None for t in (t1, t2, t3))
+    one, two, three = (True, False, False), (True, True, False), (True, True, True)
     words = (len(data) - 2) // 64
     shapes = {
-        "Transfer": (extra == 2 and t3 is None and words == 1,
+        "Transfer": (present == two and words == 1,
                      "Transfer does not match (address indexed, address indexed, uint256)"),
-        "Mint": (extra == 1 and t2 is None and words == 2,
+        "Mint": (present == one and words == 2,
                  "Mint does not match (address indexed, uint256, uint256)"),
-        "Burn": (extra == 2 and t3 is None and words == 2,
+        "Burn": (present == two and words == 2,
                  "Burn does not match (address indexed, uint256, uint256, address indexed)"),
-        "Swap": (extra == 2 and t3 is None and words == 4,
+        "Swap": (present == two and words == 4,
                  "Swap does not match (address indexed, 4 x uint256, address indexed)"),
-        "Sync": (extra == 0 and words == 2, "Sync does not match (uint112, uint112)"),
-        "VoteCast": (extra == 1 and t2 is None and words >= 5,
+        "Sync": (present == (False, False, False) and words == 2,
+                 "Sync does not match (uint112, uint112)"),
+        "VoteCast": (present == one and words >= 5,
                      "VoteCast does not match (address indexed, uint256, uint8, uint256, "
                      "string)"),
-        "VoteCastWithParams": (extra == 1 and t2 is None and words >= 7,
+        "VoteCastWithParams": (present == one and words >= 7,
                                "VoteCastWithParams does not match its ABI"),
-        "ContributionAccepted": (extra == 3 and words == 2,
+        "ContributionAccepted": (present == three and words == 2,
                                  "ContributionAccepted does not match its ABI"),
     }
     ok, why = shapes[event]
@@ -111,6 +129,12 @@ def _reason(log: dict[str, Any]) -> str | None:
             return "support is not a uint8"
         if int(w[2], 16) >= 2**128:
             return "vote weight exceeds 2^128-1"
+        # the reason string alone (a static 5th word keeps params out of it), then params
+        head = ["uint256", "uint8", "uint256", "string"]
+        if _abi_rejects(data, head + (["uint256"] if event == "VoteCastWithParams" else [])):
+            return f"{event} reason is not a valid ABI string (offset, length, padding or UTF-8)"
+        if event == "VoteCastWithParams" and _abi_rejects(data, [*head, "bytes"]):
+            return "VoteCastWithParams params is not valid ABI bytes (offset, length or padding)"
     if event == "ContributionAccepted":
         if int(w[0], 16) > 255:
             return "kind is not a uint8"
@@ -178,8 +202,13 @@ def decode(logs: list[dict[str, Any]], home: Path) -> tuple[Any, dict[str, list]
     warehouse.write("raw_logs", EPOCH, {"epoch": [EPOCH] * len(logs),
                                         **{c: [log[c] for log in logs] for c in columns}})
     result = decode_epoch(CFG, warehouse, EPOCH)
+    accept_contributions(CFG, warehouse, EPOCH)
     tables = {t: warehouse.read(t, EPOCH).to_pylist() for t in
               ("quarantine", "position_changes", "votes", "contributions")}
+    # the quarantine view shows both: what decoding and what the contributions step rejected
+    tables["quarantine"] = sorted(
+        tables["quarantine"] + warehouse.read("contribution_quarantine", EPOCH).to_pylist(),
+        key=lambda r: (r["block_number"], r["log_index"]))
     got = {
         "quarantine": [(r["block_number"], r["log_index"], r["reason"], r["address"],
                         r["topic0"]) for r in tables["quarantine"]],
@@ -212,8 +241,9 @@ def check(logs: list[dict[str, Any]]) -> dict[str, list]:
     keys = [(b, i) for b, i, *_ in got["quarantine"]] + [
         (b, i) for b, i, *_ in got["votes"]] + [(b, i) for b, i, *_ in got["contributions"]]
     assert len(keys) == len(set(keys))  # nobody is both quarantined and decoded
-    assert result.quarantine == len(got["quarantine"])
-    assert result.quarantine_reasons == dict(Counter(r[2] for r in got["quarantine"]))
+    decoding = [r for r in got["quarantine"] if not r[2].startswith("duplicate contributionId")]
+    assert result.quarantine == len(decoding)
+    assert result.quarantine_reasons == dict(Counter(r[2] for r in decoding))
     return expected
 
 
@@ -240,6 +270,8 @@ def at(a: str) -> str:
 
 T = TOPIC0
 A, B = addr(0xA0), addr(0xB0)
+VALID_VOTE = "0x" + eth_abi.encode(["uint256", "uint8", "uint256", "string"],
+                                   [9, 2, 77, "ok"]).hex()
 HAND: list[tuple[str, tuple[str | None, list[str | None], str | None], str | None]] = [
     # (expected reason or outcome, (topic0, topics, data), address)
     ("decoded", (T["Transfer"], [at(A), at(B)], "0x" + word(5)), AIMG_VAULT),
@@ -303,6 +335,25 @@ HAND: list[tuple[str, tuple[str | None, list[str | None], str | None], str | Non
     (f"unregistered agent {addr(0x99)}",
      (T["ContributionAccepted"], ["0x" + word(9), at(addr(0x99)), at(A)],
       "0x" + word(0) + word(1)), REGISTRY),
+    ("VoteCast does not match (address indexed, uint256, uint8, uint256, string)",
+     (T["VoteCast"], [None, None, at(A)], VALID_VOTE), GOVERNOR),
+    ("Transfer does not match (address indexed, address indexed, uint256)",
+     (T["Transfer"], [None, at(A), at(B)], "0x" + word(5)), AIMG_VAULT),
+    ("VoteCast reason is not a valid ABI string (offset, length, padding or UTF-8)",
+     (T["VoteCast"], [at(A)], "0x" + word(1) + word(1) + word(1) + word(0) + word(0)),
+     GOVERNOR),  # offset 0 points into the head
+    ("VoteCast reason is not a valid ABI string (offset, length, padding or UTF-8)",
+     (T["VoteCast"], [at(A)], "0x" + word(1) + word(1) + word(1) + word(0x80) + word(33)
+      + word(0)), GOVERNOR),  # 33 bytes claimed, 32 there
+    ("VoteCast reason is not a valid ABI string (offset, length, padding or UTF-8)",
+     (T["VoteCast"], [at(A)], "0x" + word(1) + word(1) + word(1) + word(0x80) + word(1)
+      + "ff" + "0" * 62), GOVERNOR),  # one byte 0xff: not UTF-8
+    ("VoteCast reason is not a valid ABI string (offset, length, padding or UTF-8)",
+     (T["VoteCast"], [at(A)], "0x" + word(1) + word(1) + word(1) + word(0x80) + word(1)
+      + "61" + "0" * 61 + "1"), GOVERNOR),  # "a", padding not zero
+    ("VoteCastWithParams params is not valid ABI bytes (offset, length or padding)",
+     (T["VoteCastWithParams"], [at(A)], "0x" + word(1) + word(1) + word(1) + word(0xa0)
+      + word(2**64) + word(0) + word(0)), GOVERNOR),  # params offset beyond the data
     ("duplicate contributionId (accepted in an earlier epoch)",
      (T["ContributionAccepted"], [EARLIER_IDS[1], at(ATLAS_TOKEN), at(A)],
       "0x" + word(0) + word(1)), REGISTRY),
@@ -374,9 +425,23 @@ def any_log(draw: st.DrawFn) -> tuple[tuple[str | None, list[str | None], str | 
         data = "0x" + draw(hex_word(draw(st.sampled_from([64, 128, 129, 256]))))
     elif shaped and event in ("VoteCast", "VoteCastWithParams"):
         topics = [at(draw(st.sampled_from(ACCOUNTS)))]
-        extra = 4 if event == "VoteCastWithParams" else 2
-        data = "0x" + draw(hex_word()) + word(draw(st.sampled_from([0, 1, 2, 255, 256]))) \
-            + draw(hex_word(draw(st.sampled_from([100, 128, 129])))) + Z * extra
+        # a real encoding (reason string, params bytes), then maybe one word or byte changed
+        types = ["uint256", "uint8", "uint256", "string"]
+        values: list[Any] = [draw(st.integers(0, 2**256 - 1)),
+                             draw(st.sampled_from([0, 1, 2, 255])),
+                             draw(st.integers(0, 2**draw(st.sampled_from([100, 128, 129])) - 1)),
+                             draw(st.text(max_size=40))]
+        if event == "VoteCastWithParams":
+            types.append("bytes")
+            values.append(draw(st.binary(max_size=70)))
+        raw = bytearray(eth_abi.encode(types, values))
+        if draw(st.booleans()):
+            at_word = draw(st.integers(1, len(raw) // 32 - 1))
+            raw[32 * at_word:32 * at_word + 32] = draw(st.one_of(
+                st.integers(0, 400), st.sampled_from([2**64, 2**255]))).to_bytes(32, "big")
+        elif draw(st.booleans()) and len(raw) > 160:
+            raw[draw(st.integers(128, len(raw) - 1))] = draw(st.integers(0, 255))
+        data = "0x" + raw.hex()
     elif shaped and event == "ContributionAccepted":
         topics = [draw(st.sampled_from(EARLIER_IDS + ["0x" + word(3), "0x" + word(4)])),
                   at(draw(st.sampled_from([ATLAS_TOKEN, addr(0x99)]))),

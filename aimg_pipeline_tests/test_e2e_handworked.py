@@ -192,3 +192,126 @@ def test_two_epochs_match_hand_worked_allocations(pipeline) -> None:
     assert int(claims["total"]) == 1_900_000
     for epoch in (0, 1):
         verify(home / "published" / f"epoch-{epoch:05d}")
+
+
+def test_a_registered_contract_without_code_does_not_stop_the_epoch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 13.7: the atlas vault is registered before it is deployed (eth_call answers
+    ``0x``). It has no positions, so both epochs complete; reconciliation names it as not
+    callable instead of crashing. The allocations are the hand-worked ones above."""
+    config_file = tmp_path / "aimg.toml"
+    config_file.write_text(CONFIG)
+    monkeypatch.setenv("AIMG_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("AIMG_CONFIG", str(config_file))
+    chain = build_chain()
+    chain.no_code.add(ATLAS_VAULT)
+    with chain.serve() as server, dg.DagsterInstance.ephemeral() as instance:
+        monkeypatch.setenv("AIMG_RPC_URL", server.url)
+        results = materialize_epochs([0, 1], load_config(config_file), instance)
+    assert all(r.success for r in results)
+    for result in results:
+        checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
+        reconciled = checks["reconciled_with_chain"]
+        assert reconciled.passed
+        assert reconciled.metadata["not_callable"].value == ATLAS_VAULT
+        assert reconciled.metadata["mismatches"].value == 0
+    con = duckdb.connect(str(tmp_path / "home" / "analytics.duckdb"), read_only=True)
+    rows = con.execute(
+        "SELECT channel, pool, account, weight::VARCHAR, amount::VARCHAR, reason "
+        "FROM allocations WHERE epoch = 0").fetchall()
+    assert sorted(rows) == sorted((c, p, a, str(w), str(m), r) for c, p, a, w, m, r in EPOCH0)
+
+
+def test_a_contract_without_code_but_with_holders_is_a_mismatch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A token the snapshots give holders cannot lack code: the blocking check fails."""
+    config_file = tmp_path / "aimg.toml"
+    config_file.write_text(CONFIG)
+    monkeypatch.setenv("AIMG_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("AIMG_CONFIG", str(config_file))
+    chain = build_chain()
+    chain.no_code.add(AIMG_VAULT)
+    with chain.serve() as server, dg.DagsterInstance.ephemeral() as instance:
+        monkeypatch.setenv("AIMG_RPC_URL", server.url)
+        config = load_config(config_file)
+        instance.add_dynamic_partitions("epochs", [config.calendar().partition_key(0)])
+        from aimg_pipeline.definitions import defs
+
+        result = defs.resolve_implicit_global_asset_job_def().execute_in_process(
+            partition_key=config.calendar().partition_key(0), instance=instance,
+            raise_on_error=False)
+    checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
+    reconciled = checks["reconciled_with_chain"]
+    assert not reconciled.passed
+    assert "answers no totalSupply/balanceOf" in reconciled.metadata["first_mismatch"].value
+    assert not (tmp_path / "home" / "published" / "epoch-00000").exists()  # blocked
+
+
+BOREAS = f"""
+[[registry.agents]]
+name = "boreas"
+token = "{addr(0x201)}"
+vault = "{addr(0x202)}"
+governor = "{addr(0x203)}"
+treasury = "{addr(0x204)}"
+pools = [{{ name = "boreas-aimg", address = "{addr(0x205)}" }}]
+"""
+
+BOREAS_FROM_EPOCH_2 = """
+[[policy]]
+version = "v2"
+effective_from_epoch = 2
+decay_bps = 1000
+tail_emission = "0"
+channel_bps = { staking = 4000, governance = 2000, subdao = 1000, liquidity = 2000, \
+  contribution = 1000 }
+kind_multiplier_bps = { dataset = 10000, model = 15000, algorithm = 20000 }
+agent_weight_bps = { atlas = 5000, boreas = 5000 }
+vault_weight_bps = { aimg = 5000, atlas = 3000, boreas = 2000 }
+pool_weight_bps = { "atlas-aimg" = 5000, "boreas-aimg" = 5000 }
+"""
+
+
+def test_adding_an_agent_later_leaves_published_epochs_as_they_are(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 13.10: an agent added by a registry entry and a version from epoch 2 changes no
+    earlier epoch's policy hash, watched contracts or files: re-running epochs 0 and 1 is a
+    no-op (published folders byte for byte), and epoch 2 pays the new agent. Its vault's
+    shares minted in epoch 1, before it was in force, form its opening balance in epoch 2."""
+    config_file = tmp_path / "aimg.toml"
+    config_file.write_text(CONFIG)
+    monkeypatch.setenv("AIMG_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("AIMG_CONFIG", str(config_file))
+    chain = build_chain()
+    transfer = topic("Transfer")
+    # epoch 1 (the block at G + 150): A stakes 40 in boreas's vault
+    b = next(n for n, block in enumerate(chain.blocks) if block["timestamp"] == GENESIS + 150)
+    chain.add_log(b, addr(0x202), [transfer, address_topic(ZERO), address_topic(A)],
+                  "0x" + word(40))
+    chain.add_block(GENESIS + 310)  # closes epoch 2
+    published = tmp_path / "home" / "published"
+    with chain.serve() as server, dg.DagsterInstance.ephemeral() as instance:
+        monkeypatch.setenv("AIMG_RPC_URL", server.url)
+        assert all(r.success for r in materialize_epochs([0, 1], load_config(config_file),
+                                                         instance))
+        before = {p.relative_to(published): p.read_bytes() for p in published.rglob("*.*")}
+        end = CONFIG.index("[[policy]]")
+        config_file.write_text(CONFIG[:end] + BOREAS + CONFIG[end:] + BOREAS_FROM_EPOCH_2)
+        results = materialize_epochs([0, 1, 2], load_config(config_file), instance)
+    assert all(r.success for r in results)
+    statuses = [next(m.materialization.metadata["status"].value
+                     for m in r.get_asset_materialization_events()
+                     if "status" in m.materialization.metadata) for r in results]
+    assert statuses == ["unchanged", "unchanged", "published"]
+    assert {p.relative_to(published): p.read_bytes() for p in published.rglob("*.*")
+            if not p.parts[-2].startswith("epoch-00002")} == before
+    con = duckdb.connect(str(tmp_path / "home" / "analytics.duckdb"), read_only=True)
+    # E(2) = 810_000 -> staking 324_000 -> boreas vault 2000 bps = 64_800, A alone (40 x 100)
+    assert con.execute(
+        "SELECT account, weight::VARCHAR, amount::VARCHAR FROM allocations "
+        "WHERE epoch = 2 AND pool = ?", [addr(0x202)]).fetchall() == [(A, "4000", "64800")]
+    assert con.execute("SELECT count(*) FROM raw_logs WHERE epoch < 2 AND address = ?",
+                       [addr(0x202)]).fetchall() == [(0,)]

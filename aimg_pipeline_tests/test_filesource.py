@@ -20,11 +20,14 @@ import pyarrow.parquet as pq
 import pytest
 from web3 import HTTPProvider
 
-from aimg_pipeline.chain import ChainClient, EpochNotFinalError
+from aimg_pipeline.chain import ChainClient, ChainError, EpochNotFinalError
+from aimg_pipeline.events import TOPIC0
 from aimg_pipeline.filesource import FileSource, FileSourceError
 from aimg_pipeline.ingest import ingest_epoch
 from aimg_pipeline.lib.config import load_config
+from aimg_pipeline.transform import decode_epoch
 from aimg_pipeline.warehouse import Warehouse
+from aimg_pipeline_tests.fakechain import word
 
 FILE_BLOCKS = 100
 
@@ -174,3 +177,73 @@ def test_gaps_and_open_epochs_are_refused(demo, tmp_path: Path) -> None:
     # 2000 s after the epoch = 1970-01-01T00:33:20Z
     with pytest.raises(EpochNotFinalError, match=r"final at 1970-01-01T00:33:20Z"):
         source.ingest_epoch(config, warehouse, 9)
+
+
+def test_a_gap_across_an_epoch_boundary_is_an_error_naming_it(demo, tmp_path: Path) -> None:
+    """Issue 13.3: blocks 8..11 missing straddle the boundary of epochs 0 and 1 (block 10 is
+    epoch 1's first). Without the neighbours of the boundary the epochs would be cut at 7 and
+    12 and the logs of 8..11 read by neither; both epochs refuse, naming the blocks."""
+    config = _config(tmp_path, demo["config_path"])
+    files = tmp_path / "files"
+    files.mkdir()
+    _write_blocks(files, 0, 7)
+    _write_blocks(files, 12, 99)
+    _write_logs(files, 0, 99)
+    warehouse = Warehouse(tmp_path / "home")
+    source = FileSource(files)
+    with pytest.raises(FileSourceError, match=r"epoch 0: .* lack blocks 8\.\.11 \(just after "
+                       r"block 7, the last found before 1970-01-01T00:18:20Z\)"):
+        source.ingest_epoch(config, warehouse, 0)
+    with pytest.raises(FileSourceError, match=r"epoch 1: .* lack blocks 8\.\.11 \(just before "
+                       r"block 12, the first found at or after 1970-01-01T00:18:20Z\)"):
+        source.ingest_epoch(config, warehouse, 1)
+    assert source.ingest_epoch(config, warehouse, 2).from_block == 20  # untouched epochs work
+    assert not warehouse.has("raw_logs", 0) and not warehouse.has("raw_logs", 1)
+
+
+def _vote_logs(directory: Path, start: int, end: int, governor: str,
+               votes: list[tuple[int, int, str]]) -> None:
+    """A logs file of VoteCast logs (block, log index, data hex) on ``governor``."""
+    topic0 = bytes.fromhex(TOPIC0["VoteCast"][2:])
+    voter = bytes(12) + bytes.fromhex("a0" * 20)
+    pq.write_table(pa.table({
+        "block_number": pa.array([b for b, _, _ in votes], pa.uint32()),
+        "transaction_index": pa.array([0] * len(votes), pa.uint32()),
+        "log_index": pa.array([i for _, i, _ in votes], pa.uint32()),
+        "transaction_hash": pa.array([bytes([b]) * 32 for b, _, _ in votes], pa.binary()),
+        "address": pa.array([bytes.fromhex(governor[2:])] * len(votes), pa.binary()),
+        "topic0": pa.array([topic0] * len(votes), pa.binary()),
+        "topic1": pa.array([voter] * len(votes), pa.binary()),
+        "topic2": pa.array([None] * len(votes), pa.binary()),
+        "topic3": pa.array([None] * len(votes), pa.binary()),
+        "data": pa.array([bytes.fromhex(d) for _, _, d in votes], pa.binary()),
+    }), directory / f"net__logs__{start:08}_to_{end:08}.parquet")
+
+
+def test_overlapping_logs_files_count_each_log_once(demo, tmp_path: Path) -> None:
+    """Issue 13.4: two logs files both holding blocks 40..49 deliver block 45's vote twice;
+    it is stored and counted once, and the drop is reported. Two *different* logs at one
+    (block, log index) are refused."""
+    config = _config(tmp_path, demo["config_path"])
+    governor = config.agents[0].governor
+    vote = (word(1) + word(1) + word(7) + word(0x80) + word(0))  # weight 7, reason ""
+    files = tmp_path / "files"
+    files.mkdir()
+    _write_blocks(files, 0, 99)
+    _vote_logs(files, 0, 49, governor, [(45, 0, vote)])
+    _vote_logs(files, 40, 99, governor, [(45, 0, vote)])
+    warehouse = Warehouse(tmp_path / "home")
+    result = FileSource(files).ingest_epoch(config, warehouse, 4)  # blocks 40..49
+    assert (result.log_count, result.duplicates_dropped) == (1, 1)
+    decode_epoch(config, warehouse, 4)
+    votes = warehouse.read("votes", 4).to_pylist()
+    assert [(v["block_number"], v["weight"]) for v in votes] == [(45, "7")]
+
+    other = tmp_path / "other"
+    other.mkdir()
+    _write_blocks(other, 0, 99)
+    _vote_logs(other, 0, 49, governor, [(45, 0, vote)])
+    _vote_logs(other, 40, 99, governor, [(45, 0, vote.replace(word(7), word(8)))])
+    with pytest.raises(ChainError, match=r"two different logs at block 45, log index 0 \(they "
+                       r"differ in data\)"):
+        FileSource(other).ingest_epoch(config, Warehouse(tmp_path / "home2"), 4)

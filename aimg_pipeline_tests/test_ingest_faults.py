@@ -20,9 +20,12 @@ from web3 import HTTPProvider
 from aimg_pipeline.chain import ChainClient
 from aimg_pipeline.events import TOPIC0
 from aimg_pipeline.ingest import ingest_epoch, watched_addresses
-from aimg_pipeline.lib.config import load_config
+from aimg_pipeline.lib.config import load_config, parse_config
+from aimg_pipeline.transform import decode_epoch
 from aimg_pipeline.warehouse import Warehouse
+from aimg_pipeline_tests.fakechain import FakeChain
 from aimg_pipeline_tests.rpcproxy import Faults, RpcProxy
+from aimg_pipeline_tests.test_e2e_handworked import CONFIG, build_chain
 
 FAULTS = Faults(
     seed=11, drop=0.05, reset=0.05, http429=0.08, http503=0.06, hang=0.02, hang_seconds=0.5,
@@ -48,7 +51,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory, demo_chain):
         proxied_results = [ingest_epoch(hostile, config, proxied, e) for e in epochs]
     plain = HTTPProvider(chain.url).make_request("eth_getLogs", [{
         "fromBlock": "0x0", "toBlock": hex(summary["last_block"]),
-        "address": watched_addresses(config), "topics": [sorted(TOPIC0.values())]}])
+        "address": watched_addresses(config, 0), "topics": [sorted(TOPIC0.values())]}])
     yield {"epochs": epochs, "direct": direct, "proxied": proxied, "proxy": proxy,
            "client": hostile, "plain_logs": plain["result"],
            "direct_results": direct_results, "proxied_results": proxied_results}
@@ -87,3 +90,32 @@ def test_direct_ingestion_holds_exactly_the_chains_logs(demo) -> None:
                       strict=True)
     assert len(expected) > 400
     assert sorted(stored) == expected
+
+
+class RepeatingChain(FakeChain):
+    """A provider that answers every eth_getLogs with some logs twice (as one serving
+    overlapping ranges from two backends can)."""
+
+    def _logs(self, query: dict) -> list[dict]:
+        logs = super()._logs(query)
+        return logs + logs[::2]
+
+
+def test_logs_delivered_twice_are_stored_and_counted_once(tmp_path) -> None:
+    """Issue 13.4: the same (block hash, log index) counts once; the drop is reported."""
+    config = parse_config(CONFIG)
+    plain, repeating = build_chain(), build_chain()
+    repeating.__class__ = RepeatingChain
+    stored = {}
+    for name, chain in (("plain", plain), ("repeating", repeating)):
+        warehouse = Warehouse(tmp_path / name)
+        with chain.serve() as server:
+            result = ingest_epoch(ChainClient(server.url), config, warehouse, 0)
+        decode_epoch(config, warehouse, 0)
+        stored[name] = (result, warehouse.read("raw_logs", 0), warehouse.read("votes", 0))
+    (clean, clean_logs, clean_votes), (dup, dup_logs, dup_votes) = (stored["plain"],
+                                                                     stored["repeating"])
+    assert clean.duplicates_dropped == 0
+    assert dup.duplicates_dropped == (clean.log_count + 1) // 2  # every other log again
+    assert dup_logs.equals(clean_logs)
+    assert dup_votes.equals(clean_votes) and clean_votes.num_rows == 2  # C's and D's, once

@@ -51,6 +51,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory):
             RpcProxy(server.url, faults, path=f"/v2/{SECRET}") as proxy, \
             RpcProxy(server.url, Faults(always="alchemy-monthly-cap"),
                      path=f"/v2/{SECRET}") as capped, \
+            RpcProxy(server.url, Faults(always="echo-key"), path=f"/v2/{SECRET}") as echoing, \
             dg.DagsterInstance.local_temp(tempdir=_mkdir(home / "dagster")) as instance:
         patch.setenv("AIMG_RPC_URL", proxy.url)
         ok = materialize_epochs([0, 1], config, instance, log_level="DEBUG")
@@ -62,11 +63,16 @@ def runs(tmp_path_factory: pytest.TempPathFactory):
             partition_key=config.calendar().partition_key(0), instance=instance,
             raise_on_error=False,
             asset_selection=[dg.AssetKey(["raw", "raw_logs"])])
+        patch.setenv("AIMG_RPC_URL", echoing.url)
+        echoed = defs.resolve_implicit_global_asset_job_def().execute_in_process(
+            partition_key=config.calendar().partition_key(0), instance=instance,
+            raise_on_error=False,
+            asset_selection=[dg.AssetKey(["raw", "raw_logs"])])
         events = [serialize_value(record) for run in instance.get_runs()
                   for record in instance.all_logs(run.run_id)]
     logging.getLogger().removeHandler(handler)
     yield {"home": home, "ok": ok, "failed": failed, "events": events, "proxy": proxy,
-           "capped": capped, "printed": printed.getvalue(), "records": records}
+           "capped": capped, "echoed": echoed, "echoing": echoing, "printed": printed.getvalue(), "records": records}
     patch.undo()
 
 
@@ -92,6 +98,18 @@ def test_no_secret_in_dagster_events_metadata_or_errors(runs) -> None:
     assert "/***" in message and SECRET not in message
     # progress reached the Dagster log: blocks done / total and logs/s
     assert any("blocks" in e and "logs/s" in e for e in events)
+
+
+def test_a_provider_error_echoing_the_key_is_scrubbed(runs) -> None:
+    """Issue 13.11: the provider's own error text repeats the URL's path and key; neither
+    reaches the ChainError, the Dagster step failure or its event log."""
+    assert runs["echoing"].stats["error echoing the key"] >= 1
+    assert not runs["echoed"].success
+    failure = next(e for e in runs["echoed"].all_events
+                   if e.event_type == dg.DagsterEventType.STEP_FAILURE)
+    message = failure.step_failure_data.error.to_string()
+    assert "invalid API key ***" in message, message
+    assert SECRET not in message and "/v2/" not in message
 
 
 def test_no_secret_in_captured_output(runs) -> None:

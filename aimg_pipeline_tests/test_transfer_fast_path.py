@@ -40,7 +40,7 @@ from aimg_pipeline_tests.test_decode_fuzz import (
     word,
 )
 
-TABLES = ("quarantine", "position_changes", "votes", "contributions")
+TABLES = ("quarantine", "position_changes", "votes", "contribution_events")
 
 
 def decode(logs: list[dict[str, Any]], fast: bool, monkeypatch: pytest.MonkeyPatch,
@@ -57,9 +57,6 @@ def decode(logs: list[dict[str, Any]], fast: bool, monkeypatch: pytest.MonkeyPat
 
     with tempfile.TemporaryDirectory() as home:
         warehouse = Warehouse(Path(home))
-        warehouse.write("contributions", EPOCH - 1, {
-            "epoch": [], "agent": [], "contributor": [], "contribution_id": [], "kind": [],
-            "score": [], "weight": [], "block_number": [], "log_index": []})
         schema = WAREHOUSE_TABLES["raw_logs"][0]
         table = pa.Table.from_pylist([{**log, "epoch": EPOCH} for log in logs], schema=schema)
         path = warehouse.path("raw_logs", EPOCH)

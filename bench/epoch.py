@@ -86,7 +86,7 @@ def run(data: Path, home: Path, epoch: int) -> dict[str, Any]:
         write_claims,
         write_emissions,
     )
-    from aimg_pipeline.transform import decode_epoch, snapshot_epoch
+    from aimg_pipeline.transform import accept_contributions, decode_epoch, snapshot_epoch
     from aimg_pipeline.warehouse import Warehouse
 
     config = load_config(data / "aimg.toml")
@@ -115,7 +115,8 @@ def run(data: Path, home: Path, epoch: int) -> dict[str, Any]:
 
     started = time.perf_counter()
     ingested = stage("ingest", lambda: source.ingest_epoch(config, warehouse, epoch))
-    decoded = stage("decode", lambda: decode_epoch(config, warehouse, epoch))
+    decoded = stage("decode", lambda: (decode_epoch(config, warehouse, epoch),
+                                       accept_contributions(config, warehouse, epoch))[0])
     snap = stage("snapshot", lambda: snapshot_epoch(config, warehouse, epoch))
     stage("emissions", lambda: write_emissions(config, warehouse, epoch))
     alloc = stage("allocations", lambda: (write_allocations(config, warehouse, epoch),

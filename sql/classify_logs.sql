@@ -3,11 +3,16 @@
 -- decode_* transformations. Nothing is dropped: every input row comes out exactly once.
 --
 -- Inputs (registered by the pipeline): epoch_logs (this epoch's raw_logs), event_types
--- (topic0, event), sources (address, source_kind, name, agent), agent_tokens (token, agent),
--- known_contribution_ids (contribution_id, from earlier epochs).
+-- (topic0, event), sources (address, source_kind, name, agent), agent_tokens (token, agent):
+-- the contracts and agents in force at this epoch.
 -- Hex layout of `data`: '0x' then 64 hex characters per 32-byte ABI word; word k starts at
--- character 3 + 64*k (1-based). Amounts must fit in 128 bits: the first 32 hex characters
--- of an amount word must be zero.
+-- character 3 + 64*k (1-based), byte b at character 3 + 2*b. Amounts must fit in 128 bits:
+-- the first 32 hex characters of an amount word must be zero.
+-- Every rule depends on the log alone, never on other epochs: duplicate contributionIds
+-- are found by the `contributions` step, which sees every earlier epoch (SPEC 6.5).
+-- A vote's `reason` string and `params` bytes are checked as eth_abi's strict decoder
+-- checks them (sql/abi_tail_ok.sql): an offset into the data past the head, a length
+-- whose padded bytes are all there, zero padding, and UTF-8 for the string.
 WITH logs AS (
     SELECT
         l.*,
@@ -15,8 +20,9 @@ WITH logs AS (
         s.source_kind,
         s.name AS source_name,
         s.agent AS source_agent,
-        (l.topic1 IS NOT NULL)::INT + (l.topic2 IS NOT NULL)::INT
-            + (l.topic3 IS NOT NULL)::INT AS extra_topics,
+        -- which of topic1..3 are present, as a 3-character pattern ('110': topic1 and 2)
+        (l.topic1 IS NOT NULL)::INT::VARCHAR || (l.topic2 IS NOT NULL)::INT::VARCHAR
+            || (l.topic3 IS NOT NULL)::INT::VARCHAR AS topics_present,
         (length(l.data) - 2) // 64 AS words,
         -- a NULL data (possible only in files, never from JSON-RPC) is not usable data
         coalesce(regexp_full_match(l.data, '0x([0-9a-f]{64})*'), false) AS data_ok,
@@ -45,23 +51,23 @@ checked AS (
                 THEN event || ' from a contract that is not a governor'
             WHEN event = 'ContributionAccepted' AND source_kind <> 'contribution_registry'
                 THEN 'ContributionAccepted from a contract that is not the registry'
-            -- shapes: indexed topics and static data words
-            WHEN event = 'Transfer' AND NOT (extra_topics = 2 AND topic3 IS NULL AND words = 1)
+            -- shapes: exactly the indexed topics of the event (a NULL where one is indexed
+            -- is possible in files), and its data words
+            WHEN event = 'Transfer' AND NOT (topics_present = '110' AND words = 1)
                 THEN 'Transfer does not match (address indexed, address indexed, uint256)'
-            WHEN event = 'Mint' AND NOT (extra_topics = 1 AND topic2 IS NULL AND words = 2)
+            WHEN event = 'Mint' AND NOT (topics_present = '100' AND words = 2)
                 THEN 'Mint does not match (address indexed, uint256, uint256)'
-            WHEN event = 'Burn' AND NOT (extra_topics = 2 AND topic3 IS NULL AND words = 2)
+            WHEN event = 'Burn' AND NOT (topics_present = '110' AND words = 2)
                 THEN 'Burn does not match (address indexed, uint256, uint256, address indexed)'
-            WHEN event = 'Swap' AND NOT (extra_topics = 2 AND topic3 IS NULL AND words = 4)
+            WHEN event = 'Swap' AND NOT (topics_present = '110' AND words = 4)
                 THEN 'Swap does not match (address indexed, 4 x uint256, address indexed)'
-            WHEN event = 'Sync' AND NOT (extra_topics = 0 AND words = 2)
+            WHEN event = 'Sync' AND NOT (topics_present = '000' AND words = 2)
                 THEN 'Sync does not match (uint112, uint112)'
-            WHEN event = 'VoteCast' AND NOT (extra_topics = 1 AND topic2 IS NULL AND words >= 5)
+            WHEN event = 'VoteCast' AND NOT (topics_present = '100' AND words >= 5)
                 THEN 'VoteCast does not match (address indexed, uint256, uint8, uint256, string)'
-            WHEN event = 'VoteCastWithParams'
-                AND NOT (extra_topics = 1 AND topic2 IS NULL AND words >= 7)
+            WHEN event = 'VoteCastWithParams' AND NOT (topics_present = '100' AND words >= 7)
                 THEN 'VoteCastWithParams does not match its ABI'
-            WHEN event = 'ContributionAccepted' AND NOT (extra_topics = 3 AND words = 2)
+            WHEN event = 'ContributionAccepted' AND NOT (topics_present = '111' AND words = 2)
                 THEN 'ContributionAccepted does not match its ABI'
             -- address topics: 12 zero bytes, then 20 address bytes
             WHEN event IN ('Transfer', 'VoteCast', 'VoteCastWithParams')
@@ -82,6 +88,13 @@ checked AS (
             WHEN event IN ('VoteCast', 'VoteCastWithParams')
                 AND substr(data, 131, 32) <> repeat('0', 32)
                 THEN 'vote weight exceeds 2^128-1'
+            WHEN event IN ('VoteCast', 'VoteCastWithParams')
+                AND NOT abi_tail_ok(data, 3, CASE event WHEN 'VoteCast' THEN 4 ELSE 5 END, true)
+                THEN event || ' reason is not a valid ABI string (offset, length, padding '
+                    || 'or UTF-8)'
+            WHEN event = 'VoteCastWithParams' AND NOT abi_tail_ok(data, 4, 5, false)
+                THEN 'VoteCastWithParams params is not valid ABI bytes (offset, length or '
+                    || 'padding)'
             WHEN event = 'ContributionAccepted' AND substr(data, 3, 62) <> repeat('0', 62)
                 THEN 'kind is not a uint8'
             WHEN event = 'ContributionAccepted' AND substr(data, 67, 32) <> repeat('0', 32)
@@ -92,35 +105,11 @@ checked AS (
             WHEN event = 'ContributionAccepted'
                 AND ('0x' || substr(topic2, 27)) NOT IN (SELECT token FROM agent_tokens)
                 THEN 'unregistered agent 0x' || substr(topic2, 27)
-            WHEN event = 'ContributionAccepted'
-                AND topic1 IN (SELECT contribution_id FROM known_contribution_ids)
-                THEN 'duplicate contributionId (accepted in an earlier epoch)'
         END AS reason
     FROM logs
-),
-
--- accepted contributions whose contributionId came earlier in this epoch; the window runs
--- over those rows only (over all rows it cost ~2.5 s per million logs). A log is identified
--- by (block_number, log_index).
-repeated_ids AS (
-    SELECT DISTINCT block_number, log_index
-    FROM (
-        SELECT block_number, log_index, row_number() OVER (
-            PARTITION BY topic1 ORDER BY block_number, log_index) AS nth
-        FROM checked
-        WHERE event = 'ContributionAccepted' AND reason IS NULL
-    )
-    WHERE nth > 1
 )
 
 -- No ORDER BY: the pipeline keeps this result in a temporary table, and every decode_*
 -- file and quarantine sort their own output by (block_number, log_index).
-SELECT
-    c.* EXCLUDE (reason, extra_topics, words, data_ok, topics_ok),
-    CASE
-        WHEN r.block_number IS NOT NULL
-            THEN 'duplicate contributionId (accepted earlier in this epoch)'
-        ELSE c.reason
-    END AS reason
-FROM checked AS c
-LEFT JOIN repeated_ids AS r ON r.block_number = c.block_number AND r.log_index = c.log_index
+SELECT * EXCLUDE (topics_present, words, data_ok, topics_ok)
+FROM checked

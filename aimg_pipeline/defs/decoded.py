@@ -1,12 +1,22 @@
-"""Decoded layer: position changes, votes and contributions, and what was quarantined."""
+"""Decoded layer: position changes, votes, contributions, and what was quarantined.
+
+Decoding reads one epoch's raw logs and nothing else, so backfills decode many epochs at
+once, in any order. Only ``contributions`` chains epochs: a contributionId accepted in any
+earlier epoch makes a later one a duplicate, so it runs after the previous epoch's.
+"""
 
 import dagster as dg
 
-from aimg_pipeline.defs.partitions import epoch_backfill_policy, epoch_partitions, epochs_of
+from aimg_pipeline.defs.partitions import (
+    await_previous_epoch,
+    epoch_backfill_policy,
+    epoch_partitions,
+    epochs_of,
+)
 from aimg_pipeline.defs.resources import AimgSettings
-from aimg_pipeline.transform import decode_epoch
+from aimg_pipeline.transform import accept_contributions, decode_epoch
 
-TABLES = ("position_changes", "votes", "contributions", "quarantine")
+TABLES = ("position_changes", "votes", "contribution_events", "quarantine")
 
 
 @dg.multi_asset(
@@ -29,10 +39,12 @@ def decoded(context: dg.AssetExecutionContext, settings: AimgSettings):
     config, warehouse = settings.config(), settings.warehouse()
     results = [decode_epoch(config, warehouse, e) for e in epochs_of(context, config.calendar())]
     for name in TABLES:
-        yield dg.MaterializeResult(
-            asset_key=["decoded", name],
-            metadata={"rows": sum(getattr(r, name) for r in results)},
-        )
+        metadata = {"rows": sum(getattr(r, name) for r in results)}
+        if name == "votes":
+            metadata["before_genesis_ignored"] = sum(r.before_window for r in results)
+        if name == "position_changes":
+            metadata["duplicate_logs_dropped"] = sum(r.duplicate_logs for r in results)
+        yield dg.MaterializeResult(asset_key=["decoded", name], metadata=metadata)
     reasons: dict[str, int] = {}
     for result in results:
         for reason, count in result.quarantine_reasons.items():
@@ -45,3 +57,32 @@ def decoded(context: dg.AssetExecutionContext, settings: AimgSettings):
         metadata={"quarantined": sum(reasons.values()),
                   "reasons": dg.MetadataValue.json(reasons)},
     )
+
+
+@dg.asset(
+    key_prefix="decoded",
+    group_name="decoded",
+    kinds={"duckdb", "parquet"},
+    deps=[["decoded", "contribution_events"]],
+    partitions_def=epoch_partitions,
+    backfill_policy=epoch_backfill_policy,
+    check_specs=[dg.AssetCheckSpec(
+        "no_duplicate_contributions", asset=["decoded", "contributions"],
+        description="Warns when a contributionId was accepted again (the repeat is "
+        "quarantined: it never pays twice).",
+    )],
+    description="Accepted contributions: the epoch's contribution events whose id was not "
+    "accepted before (in an earlier epoch, or earlier in this one), weighted by score × kind "
+    "multiplier. Repeats go to the quarantine view.",
+)
+def contributions(context: dg.AssetExecutionContext, settings: AimgSettings):
+    config, warehouse = settings.config(), settings.warehouse()
+    epochs = epochs_of(context, config.calendar())
+    await_previous_epoch(context, config.calendar(), warehouse, "contributions", epochs)
+    results = [accept_contributions(config, warehouse, e) for e in epochs]
+    duplicates = sum(r.duplicates for r in results)
+    yield dg.MaterializeResult(metadata={
+        "rows": sum(r.accepted for r in results), "duplicates_quarantined": duplicates})
+    yield dg.AssetCheckResult(
+        check_name="no_duplicate_contributions", passed=not duplicates,
+        severity=dg.AssetCheckSeverity.WARN, metadata={"duplicates": duplicates})

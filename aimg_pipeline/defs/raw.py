@@ -72,6 +72,8 @@ def raw_logs(
         "epoch": last.epoch,
         "window": window.describe(),
         "log_count": sum(r.log_count for r in results),
+        # the same log delivered twice (overlapping answers or files), stored once
+        "duplicate_logs_dropped": sum(r.duplicates_dropped for r in results),
         "blocks": f"{last.from_block}..{last.to_block}",
         "first_block_hash": last.blocks.first_hash or "(no block in window)",
         "last_block_hash": last.blocks.last_hash or "(no block in window)",

@@ -11,6 +11,7 @@ from aimg_pipeline.defs.partitions import (
     epochs_of,
 )
 from aimg_pipeline.defs.resources import AimgSettings, ChainResource
+from aimg_pipeline.ingest import gap_before
 from aimg_pipeline.reconcile import reconcile_epoch
 from aimg_pipeline.transform import snapshot_epoch
 
@@ -26,6 +27,11 @@ from aimg_pipeline.transform import snapshot_epoch
         dg.AssetCheckSpec(
             "no_negative_balances", asset=["snapshots", "position_snapshots"], blocking=True,
             description="A balance below zero means logs are missing or wrong.",
+        ),
+        dg.AssetCheckSpec(
+            "contiguous_blocks", asset=["snapshots", "position_snapshots"], blocking=True,
+            description="The epoch's first block is the previous epoch's last block + 1 "
+            "(epoch 0: deployment.start_block): no block is read by no epoch, or by two.",
         ),
         dg.AssetCheckSpec(
             "reconciled_with_chain", asset=["snapshots", "position_snapshots"], blocking=True,
@@ -46,6 +52,7 @@ def position_snapshots(
     results = [snapshot_epoch(config, warehouse, e) for e in epochs]
     checks = [reconcile_epoch(client, config, warehouse, e) for e in epochs]
     negative = [n for r in results for n in r.negative]
+    gaps = [g for e in epochs if (g := gap_before(config, warehouse, e))]
     mismatches = [m for c in checks for m in c.mismatches]
     yield dg.MaterializeResult(metadata={
         "epoch": epochs[-1],
@@ -58,12 +65,20 @@ def position_snapshots(
         metadata={"negative": len(negative), "first": str(negative[0]) if negative else "none"},
     )
     yield dg.AssetCheckResult(
+        check_name="contiguous_blocks", passed=not gaps,
+        metadata={"problem": "; ".join(gaps) if gaps else "none"},
+    )
+    not_callable = sorted({t for c in checks for t in c.not_callable})
+    yield dg.AssetCheckResult(
         check_name="reconciled_with_chain", passed=not mismatches,
         metadata={
             "block": checks[-1].block,
             "tokens_checked": sum(c.tokens_checked for c in checks),
             "holders_checked": sum(c.holders_checked for c in checks),
+            "rpc_requests": sum(c.requests for c in checks),
             "mismatches": len(mismatches),
             "first_mismatch": mismatches[0] if mismatches else "none",
+            # registered before their code exists (or not ERC-20): nothing to compare
+            "not_callable": ", ".join(not_callable) if not_callable else "none",
         },
     )

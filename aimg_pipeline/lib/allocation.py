@@ -68,16 +68,6 @@ def sub_pools(emission: int, config: Config, epoch: int) -> tuple[dict[str, int]
     return by_channel, pools
 
 
-def excluded_from(pool: SubPool, config: Config, epoch: int) -> frozenset[str]:
-    """The accounts that never earn from a sub-pool (SPEC 6.3).
-
-    The excluded addresses of the epoch, and for a position token its own address (the
-    token contract holds shares or LP tokens in flight).
-    """
-    excluded = config.excluded_for(epoch)
-    return excluded | {pool.pool} if pool.channel in ("staking", "liquidity") else excluded
-
-
 def sub_pool_weights(
     pool: SubPool, config: Config, epoch: int, inputs: EpochInputs
 ) -> Mapping[str, int]:
@@ -133,7 +123,7 @@ def allocate_epoch(
     rows: list[Allocation] = []
     for pool in pools:
         rows += split_sub_pool(pool, sub_pool_weights(pool, config, epoch, inputs),
-                               excluded_from(pool, config, epoch), config.treasury)
+                               config.excluded_for(epoch), config.treasury)
     order = {channel: i for i, channel in enumerate(CHANNELS)}
     # A no-op (sub-pools come in row order, each one's rows by account), kept so the
     # written order never rests on that.

@@ -9,6 +9,13 @@ Documented defaults (the only ones): ``excluded_addresses = []`` (top level and 
 version), ``deployment.chain_id`` absent, ``deployment.max_total_emission`` absent,
 ``deployment.start_block = 0``, ``deployment.confirmations = 12``,
 ``registry.distributor`` absent.
+
+The registry lists every agent the deployment has ever had; a policy version names the agents
+*in force* for its epochs by listing them in ``agent_weight_bps`` (a weight of 0 keeps an
+agent in force without paying it). Its ``vault_weight_bps`` then lists ``aimg`` and exactly
+those agents, and ``pool_weight_bps`` exactly their pools. So an agent is added by a new
+registry entry plus a new version that names it: every earlier version, its epochs, their
+watched contracts and their policy hash stay exactly as they were.
 """
 
 from __future__ import annotations
@@ -94,7 +101,14 @@ class PolicyVersion:
     agent_weight_bps: dict[str, int]  # agent name -> bps
     vault_weight_bps: dict[str, int]  # vault address -> bps
     pool_weight_bps: dict[str, int]  # pool address -> bps
-    digest: str  # sha256 of the canonical JSON (see _policy_digest): the "policy hash"
+    # sha256 of the canonical JSON of everything that moves money in this version's epochs
+    # (see _policy_digest): the "policy hash" in every manifest
+    digest: str
+
+    @property
+    def agent_names(self) -> tuple[str, ...]:
+        """The agents in force under this version (those it gives a weight, maybe 0)."""
+        return tuple(self.agent_weight_bps)
 
 
 @dataclass(frozen=True)
@@ -139,33 +153,37 @@ class Config:
         """The epoch calendar defined by ``genesis`` and ``epoch_seconds``."""
         return EpochCalendar(self.genesis, self.epoch_seconds)
 
-    def position_tokens(self) -> dict[str, PositionToken]:
-        """Address -> position token: the $AIMG vault, every agent vault, every pool."""
+    def agents_at(self, epoch: int) -> tuple[Agent, ...]:
+        """The registry's agents in force at ``epoch`` (named by its policy version)."""
+        names = set(self.policy_for(epoch).agent_names)
+        return tuple(a for a in self.agents if a.name in names)
+
+    def position_tokens(self, epoch: int | None = None) -> dict[str, PositionToken]:
+        """Address -> position token: the $AIMG vault, the agents' vaults, their pools.
+
+        Every agent of the registry, or with ``epoch`` only the agents in force then.
+        """
+        agents = self.agents if epoch is None else self.agents_at(epoch)
         out = {self.aimg_vault: PositionToken(self.aimg_vault, "vault", AIMG_VAULT_NAME, None)}
-        for agent in self.agents:
+        for agent in agents:
             out[agent.vault] = PositionToken(agent.vault, "vault", agent.name, agent.name)
-        for agent in self.agents:
+        for agent in agents:
             for pool in agent.pools:
                 out[pool.address] = PositionToken(pool.address, "pool", pool.name, agent.name)
         return out
 
-    def agent_by_governor(self) -> dict[str, Agent]:
-        """Governor address -> agent (to attribute VoteCast logs)."""
-        return {a.governor: a for a in self.agents}
-
-    def agent_by_token(self) -> dict[str, Agent]:
-        """Agent token address -> agent (ContributionAccepted names the agent token)."""
-        return {a.token: a for a in self.agents}
-
     def excluded_for(self, epoch: int) -> frozenset[str]:
-        """Zero address + global exclusions + those of the version in force at ``epoch``.
+        """Every address that never earns at ``epoch``, in any channel or sub-pool (SPEC 4).
 
-        Each position token's own address is excluded by the caller for that token.
+        The zero address, the global exclusions, those of the version in force, and each
+        position token's own contract (a pair holding vault shares, a vault holding LP
+        tokens, a token holding itself: none of them can claim).
         """
         return (
             frozenset({ZERO_ADDRESS})
             | self.excluded_addresses
             | self.policy_for(epoch).excluded_addresses
+            | frozenset(self.position_tokens(epoch))
         )
 
     def emissions_through(self, epoch: int) -> list[int]:
@@ -292,8 +310,12 @@ def _bps_table(
     *,
     max_each: int | None = BPS,
     sum_to: int | None = BPS,
+    subset: bool = False,
 ) -> dict[str, int]:
-    """A table keyed by exactly ``names`` (in that order), each value validated as bps."""
+    """A table keyed by exactly ``names`` (in that order), each value validated as bps.
+
+    With ``subset``, any non-empty selection of ``names`` (still in that order).
+    """
     names = tuple(names)
     if not isinstance(value, dict):
         raise _fail(path, f"expected a table, got {_type_name(value)}")
@@ -303,7 +325,11 @@ def _bps_table(
             f"{path}.{unknown[0]}", f"unknown {what} {unknown[0]!r} (expected: {', '.join(names)})"
         )
     missing = [k for k in names if k not in value]
-    if missing:
+    if subset:
+        if not value:
+            raise _fail(path, f"must name at least one {what}")
+        names = tuple(k for k in names if k in value)
+    elif missing:
         raise _fail(path, f"missing {what}(s): {', '.join(missing)}")
     out = {k: _int(value[k], f"{path}.{k}", 0, max_each) for k in names}
     if sum_to is not None and sum(out.values()) != sum_to:
@@ -349,7 +375,7 @@ def _parse_agents(value: object) -> tuple[Agent, ...]:
     return tuple(agents)
 
 
-def _policy_digest(p: Mapping[str, Any]) -> str:
+def _policy_digest(document: Mapping[str, Any]) -> str:
     """sha256 of canonical JSON: sorted keys, no whitespace, every int a decimal string.
 
     Addresses (not names) are hashed for vault/pool weights so that re-pointing a name
@@ -365,18 +391,27 @@ def _policy_digest(p: Mapping[str, Any]) -> str:
             return {str(k): canon(x) for k, x in v.items()}
         if isinstance(v, (frozenset, set)):
             return sorted(v)
+        if isinstance(v, (list, tuple)):
+            return [canon(x) for x in v]
         return v
 
-    blob = json.dumps(canon(p), sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    blob = json.dumps(canon(document), sort_keys=True, separators=(",", ":"), ensure_ascii=True)
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
+def _registry_entry(agent: Agent) -> dict[str, Any]:
+    """An agent's registry entry as the policy hash covers it."""
+    return {"name": agent.name, "token": agent.token, "vault": agent.vault,
+            "governor": agent.governor, "treasury": agent.treasury,
+            "pools": [{"name": p.name, "address": p.address} for p in agent.pools]}
+
+
 def _parse_policies(
-    value: object, agents: tuple[Agent, ...], aimg_vault: str
+    value: object, agents: tuple[Agent, ...], aimg_vault: str, context: Mapping[str, Any]
 ) -> tuple[PolicyVersion, ...]:
-    agent_names = tuple(a.name for a in agents)
-    vault_addr = {AIMG_VAULT_NAME: aimg_vault} | {a.name: a.vault for a in agents}
-    pool_addr = {p.name: p.address for a in agents for p in a.pools}
+    """The policy versions; each one's hash covers ``context`` (everything outside the
+    versions that moves money) and the registry entries of the agents it puts in force."""
+    by_name = {a.name: a for a in agents}
     out: list[PolicyVersion] = []
     versions: dict[str, int] = {}
     for i, raw in enumerate(_list(value, "policy", non_empty=True)):
@@ -428,8 +463,11 @@ def _parse_policies(
         )
         kinds = {num: kinds_by_name[kname] for num, kname in KINDS.items()}
         agent_w = _bps_table(
-            t["agent_weight_bps"], f"{path}.agent_weight_bps", agent_names, "agent"
+            t["agent_weight_bps"], f"{path}.agent_weight_bps", by_name, "agent", subset=True
         )
+        in_force = [by_name[name] for name in agent_w]
+        vault_addr = {AIMG_VAULT_NAME: aimg_vault} | {a.name: a.vault for a in in_force}
+        pool_addr = {p.name: p.address for a in in_force for p in a.pools}
         vault_w = _bps_table(
             t["vault_weight_bps"], f"{path}.vault_weight_bps", vault_addr.keys(), "vault"
         )
@@ -448,7 +486,9 @@ def _parse_policies(
             "vault_weight_bps": {vault_addr[n]: w for n, w in vault_w.items()},
             "pool_weight_bps": {pool_addr[n]: w for n, w in pool_w.items()},
         }
-        out.append(PolicyVersion(**fields, digest=_policy_digest(fields)))
+        document = {**context, "policy": fields,
+                    "agents": [_registry_entry(a) for a in in_force]}
+        out.append(PolicyVersion(**fields, digest=_policy_digest(document)))
     return tuple(out)
 
 
@@ -481,12 +521,22 @@ def _parse(doc: dict) -> Config:
     if genesis + epoch_seconds > MAX_TIMESTAMP:
         raise _fail("deployment.epoch_seconds",
                     f"{epoch_seconds} ends epoch 0 after 9999-12-31T23:59:59Z (genesis {genesis})")
+    # Epoch 0 must pay someone: a cumulative Merkle tree cannot be empty (SPEC 7), and an
+    # epoch that cannot publish would block every later one.
     initial = _amount(d["initial_emission"], "deployment.initial_emission")
+    if initial == 0:
+        raise _fail("deployment.initial_emission",
+                    "must be above 0 (epoch 0 would emit nothing, and an empty distribution "
+                    "cannot be published)")
     max_total = (
         _amount(d["max_total_emission"], "deployment.max_total_emission")
         if "max_total_emission" in d
         else None
     )
+    if max_total == 0:
+        raise _fail("deployment.max_total_emission",
+                    "must be above 0 (a cap of 0 emits nothing, and an empty distribution "
+                    "cannot be published)")
     start_block = _int(d.get("start_block", 0), "deployment.start_block", 0)
     confirmations = _int(
         d.get("confirmations", DEFAULT_CONFIRMATIONS), "deployment.confirmations", 0
@@ -522,7 +572,17 @@ def _parse(doc: dict) -> Config:
         roles += [(f"{p}.pools[{j}].address", pool.address) for j, pool in enumerate(a.pools)]
     _check_distinct_roles(roles)
 
-    policies = _parse_policies(top["policy"], agents, aimg_vault)
+    # Everything outside the versions that moves money; with each version's agents, its hash.
+    context = {
+        "deployment": {"genesis": genesis, "epoch_seconds": epoch_seconds,
+                       "initial_emission": initial, "max_total_emission": max_total,
+                       "start_block": start_block},
+        "treasury": treasury,
+        "excluded_addresses": excluded,
+        "registry": {"aimg_token": aimg_token, "aimg_vault": aimg_vault,
+                     "contribution_registry": contribution_registry},
+    }
+    policies = _parse_policies(top["policy"], agents, aimg_vault, context)
     return Config(
         name=name,
         chain_id=chain_id,
