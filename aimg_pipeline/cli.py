@@ -14,7 +14,8 @@ from pathlib import Path
 from aimg_pipeline.chain import ChainError
 from aimg_pipeline.defs.resources import PROJECT_ROOT, AimgSettings
 from aimg_pipeline.lib.config import ConfigError
-from aimg_pipeline.publish import PublishError, VerifyError, verify
+from aimg_pipeline.publish import PublishError
+from aimg_pipeline.verify import VerifyError, verify
 
 
 def _home() -> Path:
@@ -149,6 +150,8 @@ def cmd_materialize(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
+    """Check each folder with ``aimg_pipeline.verify`` (no code shared with publishing);
+    1 if any fails, each failure on stderr."""
     status = 0
     for path in args.paths:
         try:

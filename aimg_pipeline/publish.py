@@ -1,9 +1,10 @@
-"""Published distribution artifacts (SPEC 7 and 9): build, publish immutably, verify.
+"""Published distribution artifacts (SPEC 7 and 9): build, publish immutably.
 
 An epoch folder ``epoch-NNNNN`` holds ``merkle_tree.json`` (OpenZeppelin standard-v1),
 ``claims.json``, ``allocations.csv`` and ``manifest.json`` (sha256 of every other file). It
-is written to a hidden temporary folder beside it, verified, and renamed into place, so it
-appears whole or not at all; a crash leaves at most a hidden ``.epoch-NNNNN.<pid>.tmp``
+is written to a hidden temporary folder beside it, verified by ``aimg_pipeline.verify``
+(which shares no code with the rendering here), and renamed into place, so it appears whole
+or not at all; a crash leaves at most a hidden ``.epoch-NNNNN.<pid>.tmp``
 that the next publish of that epoch removes. Published files are read-only (0444) in a
 0755 folder whatever the umask. An existing folder is never overwritten: identical content
 is a no-op, different content is refused with what changed, unless republished with a
@@ -20,7 +21,6 @@ import hashlib
 import io
 import json
 import os
-import re
 import shutil
 import sys
 import tempfile
@@ -29,7 +29,6 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from itertools import compress
 from operator import itemgetter
 from pathlib import Path
 from typing import Any
@@ -37,11 +36,11 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pacsv
 
-from aimg_pipeline.lib.merkle import MerkleError, StandardMerkleTree, verify_proof
+from aimg_pipeline.lib.merkle import StandardMerkleTree
 from aimg_pipeline.lib.merkle import to_checksum_address as fast_checksum
-from aimg_pipeline.lib.merkle_json import claims_json, parse_tree_json, tree_json
+from aimg_pipeline.lib.merkle_json import claims_json, tree_json
+from aimg_pipeline.verify import VerifyError, verify
 
 ARTIFACTS = ("merkle_tree.json", "claims.json", "allocations.csv")
 MANIFEST = "manifest.json"
@@ -49,15 +48,10 @@ FORMAT = "aimg-distribution-v1"
 ARCHIVE = "archive"
 FILE_MODE = 0o444  # published files: nobody edits them in place
 FOLDER_MODE = 0o755  # readable by every signer; writable only by the publisher's user
-_FOLDER_NAME = re.compile(r"^epoch-(\d{5})$")
 
 
 class PublishError(RuntimeError):
     """Publishing was refused: it would overwrite, skip an epoch, or publish bad data."""
-
-
-class VerifyError(RuntimeError):
-    """A published folder does not hold up on its own."""
 
 
 def epoch_folder(root: Path, epoch: int) -> Path:
@@ -578,432 +572,3 @@ def _file_sha256(path: Path) -> str:
         while block := handle.read(8 << 20):
             digest.update(block)
     return digest.hexdigest()
-
-
-def _file_equals(path: Path, pieces: Iterator[bytes]) -> bool:
-    """Whether the file holds exactly the concatenated pieces (read piece by piece into one
-    reused buffer)."""
-    buffer = bytearray()
-    with open(path, "rb") as handle:
-        for piece in pieces:
-            if len(buffer) != len(piece):
-                buffer = bytearray(len(piece))
-            if handle.readinto(buffer) != len(piece) or buffer != piece:
-                return False
-        return handle.read(1) == b""
-
-
-_TOTAL = re.compile(rb'\A\{\n  "epoch": [0-9]+,\n  "merkle_root": "0x[0-9a-f]{64}",\n'
-                    rb'  "total": "(0|[1-9][0-9]*)",\n  "claims": \{')
-# A claim entry's head, for the array scan: the regular expression
-# rb'\n    "(0x[0-9a-fA-F]{40})": \{\n      "amount": "(0|[1-9][0-9]*)",\n' in pieces; the "{"
-# is at _BRACE_AT of an entry's window.
-_ENTRY_OPEN = np.frombuffer(b'\n    "0x', np.uint8)
-_ENTRY_AMOUNT = np.frombuffer(b'": {\n      "amount": "', np.uint8)
-_ENTRY_CLOSE = np.frombuffer(b'",\n', np.uint8)
-_AMOUNT_DIGITS = 80  # looked at after "amount": " (a uint256 has at most 78)
-_BRACE_AT = len(_ENTRY_OPEN) + 40 + 3
-_AMOUNT_AT = len(_ENTRY_OPEN) + 40 + len(_ENTRY_AMOUNT)
-_ENTRY_WINDOW = _AMOUNT_AT + _AMOUNT_DIGITS + len(_ENTRY_CLOSE)
-
-
-def _scan_entries(data: bytes | memoryview, amounts: dict[str, int]) -> None:
-    """Add the claim entries (see ``_ENTRY_OPEN``) of ``data`` that start within its first
-    ``len(data) - _ENTRY_WINDOW + 1`` start positions to ``amounts``, on arrays.
-
-    Every entry has one ``{``, and nothing else in the claims layout has one (but the
-    document's first): the text around each ``{`` is compared with the entry's pieces.
-    """
-    text = np.frombuffer(data, np.uint8)
-    starts = np.flatnonzero(text == ord("{")) - _BRACE_AT
-    starts = starts[(starts >= 0) & (starts <= len(text) - _ENTRY_WINDOW)]
-    if not len(starts):
-        return
-    window = text[starts[:, None] + np.arange(_ENTRY_WINDOW)]
-    account = window[:, len(_ENTRY_OPEN):len(_ENTRY_OPEN) + 40] | 0x20  # hex letters lowercase
-    digits = window[:, _AMOUNT_AT:]
-    is_digit = (digits >= ord("0")) & (digits <= ord("9"))
-    length = is_digit.argmin(axis=1)  # the first non-digit (0 if none: rejected below)
-    rows = np.arange(len(window))
-    ok = ((window[:, :len(_ENTRY_OPEN)] == _ENTRY_OPEN).all(axis=1)
-          & (window[:, len(_ENTRY_OPEN) + 40:_AMOUNT_AT] == _ENTRY_AMOUNT).all(axis=1)
-          & (((account >= ord("0")) & (account <= ord("9")))
-             | ((account >= ord("a")) & (account <= ord("f")))).all(axis=1)
-          & (length > 0) & ((length == 1) | (digits[:, 0] != ord("0"))))
-    for k, byte in enumerate(_ENTRY_CLOSE.tolist()):
-        ok &= digits[rows, np.minimum(length + k, digits.shape[1] - 1)] == byte
-    chosen = np.flatnonzero(ok)
-    if not len(chosen):
-        return
-    names = window[chosen, len(_ENTRY_OPEN) - 2:len(_ENTRY_OPEN) + 40].tobytes().decode("ascii")
-    numbers = digits[chosen, :_AMOUNT_DIGITS].copy()
-    numbers[np.arange(_AMOUNT_DIGITS) >= length[chosen, None]] = ord(" ")
-    amounts.update(zip([names[i:i + 42] for i in range(0, len(names), 42)],
-                       map(int, numbers.tobytes().split()), strict=True))
-
-
-def _claim_amounts(path: Path, manifest: Mapping[str, Any],
-                   digest: Any = None) -> tuple[dict[str, Any], dict[str, int]]:
-    """``({"total": ...}, {account: amount})`` of a claims.json, without parsing its proofs
-    (and ``digest.update`` with every byte of it, when given: one read for both).
-
-    A file in the layout ``build_files`` writes is scanned in 8 MiB blocks for its
-    ``"account": {"amount": ...`` entries (``_scan_entries``); the result is trusted only when
-    the count and sum agree with the file's own header and its manifest (``accounts``,
-    ``total``). Anything else is parsed with ``json.loads``, as before.
-    """
-    amounts: dict[str, int] = {}
-    total: str | None = None
-    scanning = True
-    block = 8 << 20
-    buffer = bytearray(_ENTRY_WINDOW + block)  # one buffer: the carried tail, then a block
-    view = memoryview(buffer)
-    kept = 0
-    with open(path, "rb", buffering=0) as handle:
-        while got := handle.readinto(view[kept:kept + block]):
-            if digest is not None:
-                digest.update(view[kept:kept + got])
-            if not scanning:
-                continue
-            end = kept + got
-            if total is None:
-                head = _TOTAL.match(buffer, 0, end)
-                if head is None:
-                    scanning = False
-                    continue
-                total = head.group(1).decode()
-            _scan_entries(view[:end], amounts)
-            kept = min(end, _ENTRY_WINDOW - 1)  # entries starting there are not scanned yet
-            buffer[:kept] = buffer[end - kept:end]
-    if scanning and total is not None:
-        _scan_entries(bytes(view[:kept]) + bytes(_ENTRY_WINDOW), amounts)  # zeros match nothing
-    if (total is not None and len(amounts) == manifest.get("accounts")
-            and str(sum(amounts.values())) == total == manifest.get("total")):
-        return {"total": total}, amounts
-    document = json.loads(path.read_bytes())
-    return document, {a: int(c["amount"]) for a, c in document["claims"].items()}
-
-
-def _nonzero(amounts: dict[str, int]) -> dict[str, int]:
-    """``amounts`` without its zero entries (itself when it has none, the usual case)."""
-    return {a: v for a, v in amounts.items() if v} if 0 in amounts.values() else amounts
-
-
-def _load_tree(folder: Path) -> StandardMerkleTree:
-    """The tree of ``merkle_tree.json``: read straight from the bytes ``build_files``
-    writes, else ``json.loads`` + ``StandardMerkleTree.load`` (same checks, and their
-    messages)."""
-    try:
-        data = (folder / "merkle_tree.json").read_bytes()
-    except OSError as exc:
-        raise VerifyError(f"{folder}: cannot read merkle_tree.json ({exc})") from None
-    tree = parse_tree_json(data)
-    if tree is not None:
-        return tree
-    del data
-    return StandardMerkleTree.load(_read_json(folder, "merkle_tree.json"))
-
-
-_Sums = tuple[int, dict[str, int], bool, list[str]]
-
-
-def _allocation_sums(path: Path, number: int, by_account: dict[str, int] | None) -> _Sums:
-    """``(rows, amount by channel, no amount negative, problems)`` of allocations.csv; each
-    row's amount is also added to its account in ``by_account`` when given."""
-    fast = _allocation_sums_arrow(path, number, by_account)
-    return fast if fast is not None else _allocation_sums_csv(path, number, by_account)
-
-
-def _allocation_sums_arrow(path: Path, number: int,
-                           by_account: dict[str, int] | None) -> _Sums | None:
-    """``_allocation_sums`` through pyarrow's CSV reader (C++, several times ``csv.reader``'s
-    speed), only where it must read what ``csv.reader`` reads: no quote or carriage return
-    in the file (so a row is its line split at commas), the first line a header with
-    distinct names, every row as long as the header (else pyarrow refuses), every epoch the
-    expected one and every amount a canonical decimal. Anything else: None, and
-    ``_allocation_sums_csv`` reads it (and names the rows at fault)."""
-    data = path.read_bytes()
-    if b'"' in data or b"\r" in data:
-        return None
-    try:
-        header = data[:data.find(b"\n")].decode().split(",")
-    except UnicodeDecodeError:
-        return None
-    columns = ["epoch", "channel", "account", "amount"]
-    if not data.find(b"\n") > 0 or len(set(header)) != len(header) or \
-            not set(columns) <= set(header):
-        return None
-    try:
-        table = pacsv.read_csv(pa.py_buffer(data), convert_options=pacsv.ConvertOptions(
-            column_types=dict.fromkeys(header, pa.string()), include_columns=columns))
-    except (pa.ArrowException, ValueError):
-        return None
-    del data
-    if table.num_rows and not (
-            pc.all(pc.equal(table["epoch"], str(number))).as_py()
-            and pc.all(pc.match_substring_regex(table["amount"], "^(0|[1-9][0-9]*)$")).as_py()):
-        return None
-    amounts = list(map(int, table["amount"].to_pylist()))
-    if by_account is not None:
-        get = by_account.get
-        for account, amount in zip(table["account"].to_pylist(), amounts, strict=True):
-            by_account[account] = get(account, 0) + amount
-    by_channel: dict[str, int] = {}
-    channels = table["channel"].combine_chunks().dictionary_encode()
-    codes = channels.indices.to_numpy(zero_copy_only=False)
-    for code, channel in enumerate(channels.dictionary.to_pylist()):
-        by_channel[channel] = sum(compress(amounts, (codes == code).tolist()))
-    return table.num_rows, by_channel, True, []
-
-
-def _allocation_sums_csv(path: Path, number: int, by_account: dict[str, int] | None) -> _Sums:
-    problems: list[str] = []
-    by_channel: dict[str, int] = {}
-    accounts: dict[str, int] = {} if by_account is None else by_account
-    rows = 0
-    nonnegative = True
-    with open(path, newline="") as handle:
-        reader = csv.reader(handle)  # csv.DictReader's per-row dict: ~2x slower at 2M rows
-        header = next(reader, [])
-        at = {name: header.index(name) for name in ("epoch", "channel", "account", "amount")}
-        i_epoch, i_channel, i_account, i_amount = (at["epoch"], at["channel"], at["account"],
-                                                   at["amount"])
-        for row in reader:
-            if not row:  # DictReader skipped blank lines too
-                continue
-            rows += 1
-            if len(row) <= max(at.values()):
-                raise ValueError(f"allocations.csv row {rows} has only {len(row)} fields")
-            amount = int(row[i_amount])
-            if amount < 0 or int(row[i_epoch]) != number:
-                problems.append(f"allocations.csv row {rows} is for epoch {row[i_epoch]} "
-                                f"or negative ({amount})")
-                nonnegative = nonnegative and amount >= 0
-            by_channel[row[i_channel]] = by_channel.get(row[i_channel], 0) + amount
-            accounts[row[i_account]] = accounts.get(row[i_account], 0) + amount
-    return rows, by_channel, nonnegative, problems
-
-
-def _read_json(folder: Path, name: str) -> Any:
-    try:
-        return json.loads((folder / name).read_text())
-    except (OSError, ValueError) as exc:
-        raise VerifyError(f"{folder}: cannot read {name} ({exc})") from None
-
-
-def verify(folder: Path, epoch: int | None = None) -> dict[str, Any]:
-    """Check a published epoch folder on its own; raise VerifyError listing every problem.
-
-    Needs only the folder (and, when it lies beside it, the previous epoch's folder): the
-    manifest's file hashes, the tree rebuilt from the dump against the root, every proof,
-    checksummed accounts, totals against the allocations and the emission, and against the
-    previous epoch: no cumulative amount lower, and each account's claim equal to its previous
-    claim plus its allocations in this epoch.
-    """
-    folder = Path(folder)
-    try:
-        return _verify(folder, epoch)
-    except VerifyError:
-        raise
-    except (KeyError, ValueError, TypeError, AttributeError, OSError) as exc:
-        raise VerifyError(f"{folder}: malformed artifacts ({type(exc).__name__}: {exc})") \
-            from None
-
-
-def _hash_problems(folder: Path, manifest: Mapping[str, Any]) -> list[str]:
-    """The manifest's file list and sha256s against the files."""
-    problems: list[str] = []
-    listed = manifest.get("files", {})
-    for name in ARTIFACTS:
-        if name not in listed:
-            problems.append(f"manifest does not list {name}")
-    for name, digest in sorted(listed.items()):
-        path = folder / name
-        if not path.is_file():
-            problems.append(f"{name} is missing")
-        elif _file_sha256(path) != digest:
-            problems.append(f"{name} does not match its sha256 in the manifest")
-    return problems
-
-
-def _previous_folder(folder: Path, number: int) -> Path:
-    return folder.parent / f"epoch-{number - 1:05d}"
-
-
-def _previous_claims(folder: Path, number: Any) -> tuple[Any, str, dict[str, Any],
-                                                        dict[str, int]] | None:
-    """The previous epoch's manifest, its claims.json's sha256, header and amounts, when
-    ``verify`` will compare with them (else None)."""
-    if not isinstance(number, int) or number <= 0:
-        return None
-    previous_folder = _previous_folder(folder, number)
-    if not (previous_folder / "claims.json").exists():
-        return None
-    before_manifest = _read_json(previous_folder, MANIFEST)
-    digest = hashlib.sha256()
-    before, previous = _claim_amounts(previous_folder / "claims.json", before_manifest, digest)
-    return before_manifest, digest.hexdigest(), before, previous
-
-
-def _verify(folder: Path, epoch: int | None) -> dict[str, Any]:
-    manifest = _read_json(folder, MANIFEST)
-    # A second thread hashes the files and reads the previous epoch's claims (sha256 and
-    # file reads release the GIL) while this one rebuilds the tree: ~4 GB of hashing at 1M
-    # claims. Results are used, and errors raised, in the order of the checks below.
-    with ThreadPoolExecutor(max_workers=1) as background:
-        hashed = background.submit(_hash_problems, folder, manifest)
-        before_epoch = background.submit(_previous_claims, folder, manifest.get("epoch"))
-        sums = background.submit(_expected_claims, folder, manifest.get("epoch"), before_epoch)
-        try:
-            try:
-                tree: StandardMerkleTree | Exception = _load_tree(folder)
-            except Exception as exc:  # reported after the hash problems, as before
-                tree = exc
-            problems = hashed.result()
-            if problems:
-                raise VerifyError(f"{folder}: " + "; ".join(problems))
-            return _verify_content(folder, epoch, manifest, tree, before_epoch, sums)
-        finally:  # a failed check does not wait for work not started yet
-            before_epoch.cancel()
-            sums.cancel()
-
-
-def _expected_claims(folder: Path, number: Any,
-                     before_epoch: Future[Any]) -> tuple[dict[str, int] | None, _Sums]:
-    """allocations.csv's sums, and what each account must claim: its previous claim (none in
-    epoch 0) plus its allocations; None when there is no previous epoch to start from."""
-    expected: dict[str, int] | None = None
-    if isinstance(number, int) and number == 0:
-        expected = {}
-    else:
-        try:
-            scanned = before_epoch.result()
-        except Exception:  # the main thread raises it, in its place among the checks
-            scanned = None
-        if scanned is not None:
-            expected = dict(scanned[3])
-    return expected, _allocation_sums(folder / "allocations.csv", number, expected)
-
-
-def _verify_content(folder: Path, epoch: int | None, manifest: Any,
-                    tree: StandardMerkleTree | Exception, before_epoch: Future[Any],
-                    sums: Future[tuple[dict[str, int] | None, _Sums]]) -> dict[str, Any]:
-    problems: list[str] = []
-    number = manifest["epoch"]
-    named = _FOLDER_NAME.match(folder.name)
-    if epoch is not None and number != epoch:
-        problems.append(f"manifest is for epoch {number}, expected {epoch}")
-    if named and int(named.group(1)) != number:
-        problems.append(f"folder {folder.name} holds epoch {number}")
-
-    if isinstance(tree, MerkleError | ValueError | KeyError | TypeError):
-        raise VerifyError(f"{folder}: merkle_tree.json is not a valid tree: {tree}") from None
-    if isinstance(tree, Exception):
-        raise tree
-    if tree.root != manifest.get("merkle_root"):
-        problems.append(f"tree root {tree.root} != manifest root {manifest.get('merkle_root')}")
-    root = tree.root
-    unique = len(set(tree._accounts)) == len(tree)
-    if not unique:
-        problems.append("the tree lists an account more than once")
-
-    if unique and _file_equals(folder / "claims.json",
-                               _claims_json(number, tree, sum(tree._amounts))):
-        # claims.json is byte for byte the canonical rendering of this (fully validated)
-        # tree: every account checksummed, amounts equal to the tree's values, every proof
-        # the tree's own path, epoch/root/total as rendered. Checking that by rendering
-        # saves parsing ~1.6 GB of JSON at 1M claims; any other file takes the full checks.
-        claims_doc = {"epoch": number, "merkle_root": root, "claims": {}}
-        claims = dict(zip(tree._accounts, tree._amounts, strict=True))
-        claims_doc["total"] = str(sum(claims.values()))
-        canonical = True
-    else:
-        claims_doc = _read_json(folder, "claims.json")
-        claims = {a: int(c["amount"]) for a, c in claims_doc["claims"].items()}
-        canonical = False
-    if claims_doc.get("epoch") != number:
-        problems.append(f"claims.json is for epoch {claims_doc.get('epoch')}, manifest {number}")
-    if claims_doc.get("merkle_root") != tree.root:
-        problems.append("claims.json merkle_root differs from the tree root")
-    if not canonical:  # (the tree's accounts are EIP-55 and its values distinct, above)
-        not_checksummed = [a for a in claims if fast_checksum(a.lower()) != a]
-        if not_checksummed:
-            problems.append(f"{len(not_checksummed)} accounts are not EIP-55 checksummed "
-                            f"(first: {not_checksummed[0]})")
-        if {(a, int(v)) for a, v in tree.values} != set(claims.items()):
-            problems.append("claims.json accounts/amounts differ from the tree's values")
-        bad = [a for a, c in claims_doc["claims"].items()
-               if not verify_proof(tree.root, a, int(c["amount"]), c["proof"])]
-        if bad:
-            problems.append(f"{len(bad)} proofs do not verify (first: {bad[0]})")
-    del tree  # ~0.5 GB at 1M claims
-    total = sum(claims.values())
-    if str(total) != claims_doc.get("total") or str(total) != manifest.get("total"):
-        problems.append(f"claims sum to {total}, files say {claims_doc.get('total')} / "
-                        f"{manifest.get('total')}")
-    if manifest.get("accounts") != len(claims):
-        problems.append(f"{len(claims)} claims, manifest says {manifest.get('accounts')}")
-
-    # The background thread read the previous epoch's claims and added each account's
-    # allocations to its previous claim: what it must claim now. An error reading them is
-    # raised where the checks against them come, as before.
-    previous_folder = _previous_folder(folder, number)
-    compare_previous = number > 0 and (previous_folder / "claims.json").exists()
-    scanned, failure = None, None
-    if compare_previous:
-        try:
-            scanned = before_epoch.result() or _previous_claims(folder, number)
-        except Exception as exc:  # re-raised below, where the old order raised it
-            failure = exc
-    expected, (rows, by_channel, nonnegative, row_problems) = sums.result()
-    if (expected is not None) != (number == 0 or scanned is not None):  # the folder changed
-        expected = {} if number == 0 else dict(scanned[3]) if scanned is not None else None
-        rows, by_channel, nonnegative, row_problems = _allocation_sums(
-            folder / "allocations.csv", number, expected)
-    problems += row_problems
-    if "allocation_rows" in manifest and manifest["allocation_rows"] != rows:
-        problems.append(f"allocations.csv has {rows} rows, manifest {manifest['allocation_rows']}")
-    emission = int(manifest["emission"])
-    if sum(by_channel.values()) != emission:
-        problems.append(f"allocations sum to {sum(by_channel.values())}, emission is {emission}")
-    for channel in sorted(set(manifest["totals_by_channel"]) | set(by_channel)):
-        listed_amount = int(manifest["totals_by_channel"].get(channel, 0))
-        if by_channel.get(channel, 0) != listed_amount:
-            problems.append(f"channel {channel}: allocations {by_channel.get(channel, 0)} "
-                            f"!= manifest {listed_amount}")
-
-    # Claims as expected: equal to the previous claim plus the allocations, accounts at zero
-    # counting as absent on both sides.
-    matches = expected is not None and _nonzero(expected) == _nonzero(claims)
-    checked_previous = False
-    if compare_previous:
-        checked_previous = True
-        if failure is not None:
-            raise failure
-        assert scanned is not None
-        before_manifest, digest, before, previous = scanned
-        if digest != before_manifest.get("files", {}).get("claims.json"):
-            problems.append(f"{previous_folder.name}/claims.json does not match its own "
-                            "manifest: the previous epoch's folder cannot be trusted")
-        # With every claim as expected and no allocation negative, none can have gone down.
-        lower = [] if matches and nonnegative else [
-            a for a, amount in previous.items() if claims.get(a, 0) < amount]
-        if lower:
-            problems.append(
-                f"{len(lower)} cumulative amounts went down since epoch {number - 1} "
-                f"(first: {lower[0]} {previous[lower[0]]} -> {claims.get(lower[0], 0)})")
-        if total != int(before["total"]) + emission:
-            problems.append(f"total {total} != previous total {before['total']} + emission "
-                            f"{emission}")
-    if expected is not None and not matches:
-        expected = _nonzero(expected)
-        wrong = sorted(a for a in set(expected) | set(claims)
-                       if expected.get(a, 0) != claims.get(a, 0))
-        problems.append(
-            f"{len(wrong)} claims differ from the previous epoch's claim plus this "
-            f"epoch's allocations (first: {wrong[0]} expected {expected.get(wrong[0], 0)}, "
-            f"claims.json {claims.get(wrong[0], 0)})")
-    if problems:
-        raise VerifyError(f"{folder}: " + "; ".join(problems))
-    return {"epoch": number, "merkle_root": root, "accounts": len(claims),
-            "total": total, "checked_previous": checked_previous}

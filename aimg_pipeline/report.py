@@ -31,7 +31,8 @@ from pathlib import Path
 from typing import Any
 
 from aimg_pipeline.lib.config import CHANNELS, Config
-from aimg_pipeline.publish import MANIFEST, VerifyError, epoch_folder, verify
+from aimg_pipeline.publish import MANIFEST, epoch_folder
+from aimg_pipeline.verify import VerifyError, verify
 
 WEI = 10**18
 TREND_EPOCHS = 12  # epochs of per-account history read for the trend charts

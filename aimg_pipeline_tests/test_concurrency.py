@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 
 import aimg_pipeline.publish as publish_module
-from aimg_pipeline.publish import MANIFEST, PublishError, publish, verify
+from aimg_pipeline.publish import MANIFEST, PublishError, publish
+from aimg_pipeline.verify import verify
 from aimg_pipeline_tests import test_crash_safety as crash
 from aimg_pipeline_tests.test_crash_safety import (
     child_env,

@@ -221,7 +221,8 @@ def test_policy_digest_is_sha256_of_canonical_json() -> None:
     (f'address = "{addr(0x36)}"', f'address = "{addr(0x3c)}"'),
     ("dataset = 10000, model = 15000", "dataset = 10000, model = 15001"),
     ("start_block = 7", "start_block = 8"),
-    ('initial_emission = "1000000000000000000000000"', 'initial_emission = "1000000000000000000000001"'),
+    ('initial_emission = "1000000000000000000000000"',
+     'initial_emission = "1000000000000000000000001"'),
 ])  # fmt: skip
 def test_policy_hash_covers_everything_that_moves_money(old: str, new: str) -> None:
     """SPEC 4 / issue 13.10: treasury, exclusions, registry, multipliers, emission constants."""

@@ -36,7 +36,7 @@ import pytest
 
 from aimg_pipeline.lib.config import load_config
 from aimg_pipeline.orchestrate import materialize_epochs
-from aimg_pipeline.publish import verify
+from aimg_pipeline.verify import verify
 from aimg_pipeline.warehouse import TABLES
 from aimg_pipeline_tests.test_e2e_handworked import CONFIG, build_chain
 

@@ -12,7 +12,7 @@ from web3 import Web3
 
 from aimg_pipeline.distributor import claim, set_root, token_balance
 from aimg_pipeline.orchestrate import materialize_epochs
-from aimg_pipeline.publish import verify
+from aimg_pipeline.verify import verify
 
 # the demo itself is the session fixture `demo` in conftest.py (built once, shared)
 pytestmark = pytest.mark.usefixtures("demo_env")

@@ -17,7 +17,7 @@ from eth_utils import keccak
 from aimg_pipeline.events import SIGNATURES
 from aimg_pipeline.lib.config import load_config
 from aimg_pipeline.orchestrate import materialize_epochs
-from aimg_pipeline.publish import verify
+from aimg_pipeline.verify import verify
 from aimg_pipeline_tests.fakechain import FakeChain, address_topic, word
 
 

@@ -151,6 +151,27 @@ def test_votes_and_contributions_before_genesis_count_nowhere(tmp_path: Path) ->
     assert out[0].counts["votes"] == 1 and out[0].counts["contributions"] == 2
 
 
+def test_malformed_votes_are_quarantined_not_paid(tmp_path: Path) -> None:
+    """Issue 13.6: a vote whose voter topic is NULL (possible in files) or whose reason
+    string has an offset into the head is quarantined with its reason, never decoded, never
+    a crash; only the well-formed vote is paid."""
+    dep = h.deployment((h.policy(channels=(0, 10_000, 0, 0, 0), agents=(10_000, 0)),))
+    hist = h.History()
+    b = hist.block(G + 10)
+    gov, vote = h.ATLAS.governor, ref.TOPIC0_OF["VoteCast"]
+    valid_tail = h.word(0x80) + h.word(0)  # reason "" at offset 0x80
+    hist.log(b, gov, [vote, None, None, h.address_topic(C)],  # voter topic NULL, topic3 set
+             "0x" + h.word(1) + h.word(1) + h.word(5) + valid_tail)
+    hist.log(b, gov, [vote, h.address_topic(D)],  # reason offset 0x20: inside the head
+             "0x" + h.word(1) + h.word(1) + h.word(5) + h.word(0x20) + h.word(0))
+    hist.vote(b, gov, E_, 5)
+    out = run(dep, hist, 1, tmp_path)
+    assert earned(out[0], "governance") == {E_: 1_000_000}
+    assert sorted(reason for _, _, reason in out[0].quarantine) == [
+        "VoteCast does not match (address indexed, uint256, uint8, uint256, string)",
+        "VoteCast reason is not a valid ABI string (offset, length, padding or UTF-8)"]
+
+
 def test_empty_epochs_carry_balances_and_earn_time_weight(tmp_path: Path) -> None:
     """Epochs 1 and 2 have no block at all; read through the chain client."""
     dep = h.deployment((h.policy(channels=ONLY_STAKING, vaults=AIMG_ONLY),))

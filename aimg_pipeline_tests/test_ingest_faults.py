@@ -115,7 +115,7 @@ def test_logs_delivered_twice_are_stored_and_counted_once(tmp_path) -> None:
         stored[name] = (result, warehouse.read("raw_logs", 0), warehouse.read("votes", 0))
     (clean, clean_logs, clean_votes), (dup, dup_logs, dup_votes) = (stored["plain"],
                                                                      stored["repeating"])
-    assert clean.duplicates_dropped == 0
-    assert dup.duplicates_dropped == (clean.log_count + 1) // 2  # every other log again
     assert dup_logs.equals(clean_logs)
     assert dup_votes.equals(clean_votes) and clean_votes.num_rows == 2  # C's and D's, once
+    assert clean.duplicates_dropped == 0
+    assert dup.duplicates_dropped == (clean.log_count + 1) // 2  # every other log again

@@ -31,8 +31,8 @@ from aimg_pipeline.publish import (
     build_files,
     epoch_folder,
     publish,
-    verify,
 )
+from aimg_pipeline.verify import verify
 
 A = "0x" + "a1" * 20
 B = "0x" + "b2" * 20

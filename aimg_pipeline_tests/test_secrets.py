@@ -72,7 +72,8 @@ def runs(tmp_path_factory: pytest.TempPathFactory):
                   for record in instance.all_logs(run.run_id)]
     logging.getLogger().removeHandler(handler)
     yield {"home": home, "ok": ok, "failed": failed, "events": events, "proxy": proxy,
-           "capped": capped, "echoed": echoed, "echoing": echoing, "printed": printed.getvalue(), "records": records}
+           "capped": capped, "echoed": echoed, "echoing": echoing,
+           "printed": printed.getvalue(), "records": records}
     patch.undo()
 
 

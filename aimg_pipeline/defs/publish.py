@@ -10,9 +10,9 @@ from aimg_pipeline.defs.partitions import (
     epochs_of,
 )
 from aimg_pipeline.defs.resources import AimgSettings, ChainResource
-from aimg_pipeline.publish import verify
 from aimg_pipeline.release import publish_epoch
 from aimg_pipeline.report import write_report
+from aimg_pipeline.verify import VerifyError, verify
 
 
 class PublishConfig(dg.Config):
@@ -47,6 +47,8 @@ def distribution(
     epochs = epochs_of(context, policy_config.calendar())
     # epoch e is published only after e-1: wait for a run still publishing it
     await_previous_epoch(context, policy_config.calendar(), warehouse, "distributions", epochs)
+    failures: dict[int, str] = {}
+    report: dict | None = None
     for epoch in epochs:
         result = publish_epoch(
             policy_config, warehouse, client, settings.publish_root, epoch,
@@ -55,22 +57,35 @@ def distribution(
         context.log.info(f"epoch {epoch}: {result.status} {result.folder}"
                          + (f" (old folder archived at {result.archived})"
                             if result.archived else ""))
-        # a folder written now was verified before it was renamed into place; an unchanged
-        # one is re-verified as it stands on disk
-        report = result.report or verify(result.folder)
+        # A folder written now was verified (aimg_pipeline.verify) just before it was renamed
+        # into place: that is its report. An unchanged one is verified as it stands on disk,
+        # and a failure is the check's result, not an exception that hides it.
+        report = result.report
+        if report is None:
+            try:
+                report = verify(result.folder)
+            except VerifyError as exc:
+                failures[epoch] = str(exc)
+                context.log.error(f"epoch {epoch}: {exc}")
     metadata = {
-        "epoch": report["epoch"],
+        "epoch": epochs[-1],
         "status": result.status,
         "merkle_root": result.merkle_root,
-        "accounts": report["accounts"],
-        "total": str(report["total"]),
         "path": dg.MetadataValue.path(str(result.folder)),
     }
+    if report is not None:
+        metadata.update(accounts=report["accounts"], total=str(report["total"]))
     if result.archived:
         metadata["archived_previous"] = dg.MetadataValue.path(str(result.archived))
     yield dg.MaterializeResult(metadata=metadata)
-    yield dg.AssetCheckResult(check_name="verified", passed=True, metadata={
-        "checked_previous_epoch": report["checked_previous"]})
+    if failures:
+        yield dg.AssetCheckResult(
+            check_name="verified", passed=False, severity=dg.AssetCheckSeverity.ERROR,
+            metadata={"failed_epochs": dg.MetadataValue.json(sorted(failures)),
+                      "error": dg.MetadataValue.text("\n".join(failures.values()))})
+    else:
+        yield dg.AssetCheckResult(check_name="verified", passed=True, metadata={
+            "checked_previous_epoch": report["checked_previous"] if report else False})
 
 
 @dg.asset(
