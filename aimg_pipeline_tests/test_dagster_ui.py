@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -118,6 +119,7 @@ def ui(tmp_path_factory: pytest.TempPathFactory, demo_chain):
             [sys.executable, "-m", "dagster", "dev", "-h", "127.0.0.1", "-p", str(port),
              "-w", str(PROJECT_ROOT / "workspace.yaml")],
             cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True,  # its webserver, daemon and code servers: one group
         )
         url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 120
@@ -135,11 +137,12 @@ def ui(tmp_path_factory: pytest.TempPathFactory, demo_chain):
                "dagster_home": dagster_home}
     finally:
         if server is not None:
-            server.send_signal(2)  # dagster dev stops on SIGINT, not SIGTERM
+            server.send_signal(signal.SIGINT)  # dagster dev stops on SIGINT, not SIGTERM
             try:
-                server.wait(timeout=60)
+                server.wait(timeout=15)
             except subprocess.TimeoutExpired:
-                server.kill()
+                os.killpg(server.pid, signal.SIGKILL)
+                server.wait()
         patch.undo()
         if postgres:
             con, name = postgres

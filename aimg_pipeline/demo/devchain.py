@@ -30,6 +30,7 @@ import argparse
 import json
 import os
 import queue
+import signal
 import subprocess
 import sys
 import threading
@@ -662,6 +663,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--accounts", type=int, default=DEFAULT_ACCOUNTS)
     parser.add_argument("--genesis-timestamp", type=int, default=DEFAULT_GENESIS_TIMESTAMP)
     args = parser.parse_args(argv)
+    # stop at once on SIGTERM even when started by a process that ignores or traps it
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     node = DevChainNode(accounts=args.accounts, genesis_timestamp=args.genesis_timestamp)
     server = make_server(node, args.host, args.port)
     host, port = server.server_address[:2]
@@ -687,7 +690,7 @@ class DevChain:
         if self.process.poll() is None:
             self.process.terminate()
             try:
-                self.process.wait(timeout=10)
+                self.process.wait(timeout=3)
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
