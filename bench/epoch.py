@@ -128,7 +128,7 @@ def run(data: Path, home: Path, epoch: int) -> dict[str, Any]:
     sampler.stop()
     facts.update({
         "raw_logs": ingested.log_count, "position_changes": decoded.position_changes,
-        "votes": decoded.votes, "contributions": decoded.contributions,
+        "votes": decoded.votes, "contribution_events": decoded.contribution_events,
         "quarantine": decoded.quarantine, "snapshot_rows": snap.rows,
         "holders": snap.holders, "negative_balances": len(snap.negative),
         "allocation_rows": len(alloc.rows), "conserved": alloc.total == alloc.emission,
