@@ -11,10 +11,10 @@ import sys
 import time
 from pathlib import Path
 
-from aimg_pipeline.chain import ChainError
 from aimg_pipeline.defs.resources import PROJECT_ROOT, AimgSettings
+from aimg_pipeline.ingest.chain import ChainError
 from aimg_pipeline.lib.config import ConfigError
-from aimg_pipeline.publish import PublishError
+from aimg_pipeline.publish.layout import PublishError
 from aimg_pipeline.verify import VerifyError, verify
 
 
@@ -53,8 +53,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     import dagster as dg
     from web3 import Web3
 
-    from aimg_pipeline.chain import ChainClient
-    from aimg_pipeline.distributor import claim, set_root, token_balance
+    from aimg_pipeline.handoff.distributor import claim, set_root, token_balance
+    from aimg_pipeline.ingest.chain import ChainClient
     from aimg_pipeline.lib.config import load_config
     from aimg_pipeline.orchestrate import closed_epochs, materialize_epochs
 
@@ -130,7 +130,7 @@ def cmd_materialize(args: argparse.Namespace) -> int:
     """Materialize epochs against ``AIMG_RPC_URL`` (all closed ones by default)."""
     import dagster as dg
 
-    from aimg_pipeline.chain import ChainClient
+    from aimg_pipeline.ingest.chain import ChainClient
     from aimg_pipeline.orchestrate import closed_epochs, materialize_epochs
 
     _use_home(_home())
@@ -169,7 +169,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     """Write the HTML report of published epochs (the latest by default)."""
-    from aimg_pipeline.report import ReportError, screenshot, write_report
+    from aimg_pipeline.report.figures import ReportError
+    from aimg_pipeline.report.page import screenshot, write_report
 
     settings = AimgSettings()
     home = settings.home_path

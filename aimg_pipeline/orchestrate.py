@@ -10,9 +10,9 @@ from collections.abc import Iterable
 
 import dagster as dg
 
-from aimg_pipeline.chain import ChainClient
 from aimg_pipeline.defs.partitions import epoch_partitions
-from aimg_pipeline.lib.config import Config
+from aimg_pipeline.ingest.chain import ChainClient
+from aimg_pipeline.lib.policy import Config
 
 
 def closed_epochs(client: ChainClient, config: Config) -> list[int]:

@@ -25,6 +25,8 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from aimg_pipeline.lib.integers import is_int
+
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 
 _S, _I, _B = pa.string(), pa.int64(), pa.bool_()
@@ -97,13 +99,21 @@ TABLES: dict[str, tuple[pa.Schema, tuple[str, ...]]] = {
 VIEW_UNIONS: dict[str, tuple[str, ...]] = {"quarantine": ("contribution_quarantine",)}
 
 
+# What DuckDB raises instead of wrapping when a value leaves HUGEINT (a cast, a sum, a
+# product), and what error() in a *_hugeint SQL file raises: a HUGEINT fast path could not
+# give its answer, and its exact fallback (Python integers) computes it instead.
+NOT_HUGEINT = (duckdb.ConversionException, duckdb.OutOfRangeException,
+               duckdb.InvalidInputException)
+
+
 class WarehouseError(RuntimeError):
     """A table file is missing or does not have the documented schema."""
 
 
-def _quote(literal: str) -> str:
-    """Quote a path as a SQL string literal (paths are ours, never user values)."""
-    return "'" + literal.replace("'", "''") + "'"
+def sql_literal(path: str | Path) -> str:
+    """One of our own strings (a path of the warehouse, a setting) as a SQL string literal:
+    DuckDB takes no parameter where a view names its files or a SET its value."""
+    return "'" + str(path).replace("'", "''") + "'"
 
 
 class Warehouse:
@@ -117,7 +127,7 @@ class Warehouse:
     def path(self, table: str, epoch: int) -> Path:
         if table not in TABLES:
             raise WarehouseError(f"unknown table {table!r}")
-        if not isinstance(epoch, int) or isinstance(epoch, bool) or not 0 <= epoch <= 99_999:
+        if not is_int(epoch) or not 0 <= epoch <= 99_999:
             raise WarehouseError(f"epoch {epoch!r} is outside 0..99999")  # names files: strict
         return self.root / table / f"epoch={epoch:05d}.parquet"
 
@@ -198,7 +208,7 @@ class Warehouse:
         )
         return " UNION ALL ".join(
             f"SELECT {columns} FROM read_parquet("
-            f"{_quote(str(self.root / name / '*.parquet'))}, union_by_name = true)"
+            f"{sql_literal(str(self.root / name / '*.parquet'))}, union_by_name = true)"
             for name in (table, *VIEW_UNIONS.get(table, ())))
 
     def connect(self, files: Mapping[str, Path] | None = None) -> duckdb.DuckDBPyConnection:
@@ -215,15 +225,16 @@ class Warehouse:
         for table in TABLES:
             con.execute(f"CREATE VIEW {table} AS {self.view_sql(table)}")
         for name, path in (files or {}).items():  # our view names over our quoted paths
-            con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet({_quote(str(path))})")
+            con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet({sql_literal(path)})")
         return con
 
     def limit_memory(self, con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
         """Cap a DuckDB connection's memory and let it spill under ``AIMG_HOME/tmp/duckdb``."""
         spill = self.home / "tmp" / "duckdb"
         spill.mkdir(parents=True, exist_ok=True)
-        con.execute(f"SET temp_directory = {_quote(str(spill))}")
-        con.execute(f"SET memory_limit = {_quote(os.environ.get('AIMG_DUCKDB_MEMORY', '2GB'))}")
+        con.execute(f"SET temp_directory = {sql_literal(spill)}")
+        memory = os.environ.get("AIMG_DUCKDB_MEMORY", "2GB")
+        con.execute(f"SET memory_limit = {sql_literal(memory)}")
         return con
 
     def write_query(self, table: str, epoch: int, con: duckdb.DuckDBPyConnection, name: str,
@@ -244,7 +255,7 @@ class Warehouse:
         text = (SQL_DIR / f"{name}.sql").read_text()
         with self._staged(table, epoch) as temporary:
             return con.execute(
-                f"COPY (SELECT {columns} FROM ({text})) TO {_quote(str(temporary))} "
+                f"COPY (SELECT {columns} FROM ({text})) TO {sql_literal(temporary)} "
                 "(FORMAT parquet, COMPRESSION zstd)", {**params, "epoch": epoch}).fetchone()[0]
 
     def ensure_analytics_db(self) -> Path:

@@ -15,11 +15,17 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
-from aimg_pipeline import rewards, transform
-from aimg_pipeline.chain import ChainClient
-from aimg_pipeline.ingest import ingest_epoch
-from aimg_pipeline.lib.config import Config, parse_config
+from aimg_pipeline.decode.contributions import accept_contributions
+from aimg_pipeline.decode.logs import decode_epoch
+from aimg_pipeline.ingest.chain import ChainClient
+from aimg_pipeline.ingest.rpc import ingest_epoch
+from aimg_pipeline.lib.config import parse_config
+from aimg_pipeline.lib.policy import Config
 from aimg_pipeline.orchestrate import materialize_epochs
+from aimg_pipeline.rewards.allocations import write_allocations
+from aimg_pipeline.rewards.claims import write_claims
+from aimg_pipeline.rewards.emissions import write_emissions
+from aimg_pipeline.snapshots.balances import snapshot_epoch
 from aimg_pipeline.warehouse import Warehouse
 from aimg_pipeline_tests import reference as ref
 from aimg_pipeline_tests.fakechain import FakeChain
@@ -240,12 +246,12 @@ def run_stages(
             warehouse.write("raw_logs", epoch, _raw_rows(dep, logs, epoch))
         else:
             ingest_epoch(client, config, warehouse, epoch)
-        transform.decode_epoch(config, warehouse, epoch)
-        transform.accept_contributions(config, warehouse, epoch)
-        transform.snapshot_epoch(config, warehouse, epoch)
-        rewards.write_emissions(config, warehouse, epoch)
-        rewards.write_allocations(config, warehouse, epoch)
-        rewards.write_claims(warehouse, epoch)
+        decode_epoch(config, warehouse, epoch)
+        accept_contributions(config, warehouse, epoch)
+        snapshot_epoch(config, warehouse, epoch)
+        write_emissions(config, warehouse, epoch)
+        write_allocations(config, warehouse, epoch)
+        write_claims(warehouse, epoch)
     return config
 
 

@@ -1,7 +1,7 @@
 """An independent reference implementation of SPEC sections 5-6, for tests only.
 
 Written straight from the spec, deliberately naively, and sharing no code with the
-pipeline beyond the event signatures of SPEC 2 (``aimg_pipeline.events.SIGNATURES``): it
+pipeline beyond the event signatures of SPEC 2 (``aimg_pipeline.lib.events.SIGNATURES``): it
 decodes raw logs word by word with Python integers, integrates balances segment by segment
 (the pipeline uses a closed formula in SQL with 64-bit limbs), and apportions with a plain
 sort. When the two agree to the wei on random histories, both are very likely right.
@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 from eth_utils import keccak
 
-from aimg_pipeline.events import SIGNATURES
+from aimg_pipeline.lib.events import SIGNATURES
 
 BPS = 10_000
 LIMIT = 2**128  # amounts must be < 2**128 (SPEC 6.1, 6.5)

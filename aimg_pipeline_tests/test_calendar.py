@@ -44,14 +44,6 @@ def test_constructor_validates(genesis: object, seconds: object, exc: type) -> N
         EpochCalendar(genesis, seconds)  # type: ignore[arg-type]
 
 
-def test_epoch_at_boundaries(cal: EpochCalendar) -> None:
-    assert cal.epoch_at(GENESIS - 1) is None  # before genesis
-    assert cal.epoch_at(GENESIS) == 0  # start is inclusive
-    assert cal.epoch_at(GENESIS + DAY - 1) == 0  # last second of epoch 0
-    assert cal.epoch_at(GENESIS + DAY) == 1  # timestamp == end belongs to the next epoch
-    assert cal.epoch_at(GENESIS + 3 * DAY + 5) == 3
-
-
 def test_closed_through(cal: EpochCalendar) -> None:
     assert cal.closed_through(0) == 0
     assert cal.closed_through(GENESIS) == 0  # epoch 0 is open at its start

@@ -10,13 +10,8 @@ from __future__ import annotations
 
 import pytest
 
-from aimg_pipeline.chain import (
-    ChainClient,
-    ChainError,
-    EpochNotFinalError,
-    RpcRejected,
-    classify,
-)
+from aimg_pipeline.ingest.chain import ChainClient, ChainError, EpochNotFinalError, RpcRejected
+from aimg_pipeline.ingest.provider import classify
 from aimg_pipeline.lib.calendar import EpochWindow
 from aimg_pipeline_tests.fakechain import FakeChain, address_topic, word
 from aimg_pipeline_tests.rpcproxy import Faults, RpcProxy

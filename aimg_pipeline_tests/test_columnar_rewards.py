@@ -1,10 +1,10 @@
-"""The columnar fast paths of issue 7 (snapshots, allocations, claims) give exactly what the
-general paths they sit in front of give.
+"""The HUGEINT fast paths (snapshots, claims) give exactly what their exact fallbacks give.
 
-Each fast path falls back to a general one (64-bit limbs for snapshots, the dict-based
-``allocate_epoch`` for allocations, Python ints for claims). Here both run on the same
-random histories (values up to 2^128 - 1, so the SQL's HUGEINT overflows sometimes and the
-fallback is taken naturally too) and every written table must be equal.
+Each sits with its fallback behind one function: ``snapshots.balances.snapshot_epoch``
+(64-bit limbs recombined as Python ints) and ``rewards.claims.write_claims`` (Python ints).
+Here both run on the same random histories (values up to 2^128 - 1, so the SQL's HUGEINT
+overflows sometimes and the fallback is taken naturally too) and every written table
+downstream must be equal.
 """
 
 from __future__ import annotations
@@ -18,8 +18,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from aimg_pipeline import rewards, transform
+import aimg_pipeline.snapshots.balances as balances
 from aimg_pipeline.lib.apportion import apportion, apportion_in_order
+from aimg_pipeline.rewards.claims import cumulative_claims, write_claims
 from aimg_pipeline.warehouse import TABLES, Warehouse
 from aimg_pipeline_tests import economics_harness as h
 from aimg_pipeline_tests import reference as ref
@@ -50,10 +51,10 @@ def _tables(home: Path, epochs: int) -> dict[tuple[str, int], object]:
             for epoch in range(epochs)}
 
 
-@settings(max_examples=25, deadline=None,
+@settings(max_examples=15, deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(case=histories())
-def test_fast_paths_equal_general_paths(
+def test_fast_paths_equal_exact_fallbacks(
     case: tuple[ref.Deployment, h.History, int], monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     dep, history, epochs = case
@@ -71,8 +72,7 @@ def test_fast_paths_equal_general_paths(
                     raise duckdb.InvalidInputException("forced general path")
                 return write_query(self, table, *args, **kw)
 
-            patch.setattr(transform, "_snapshot_hugeint", no_hugeint)
-            patch.setattr(rewards, "_position_holders", lambda *args: None)
+            patch.setattr(balances, "_snapshot_hugeint", no_hugeint)
             patch.setattr(Warehouse, "write_query", no_sql_claims)
             h.run_stages(dep, history.logs, epochs, general)
         got, want = _tables(fast, epochs), _tables(general, epochs)
@@ -80,5 +80,5 @@ def test_fast_paths_equal_general_paths(
             assert got[key].equals(table), key
         warehouse = Warehouse(fast)
         for epoch in range(epochs):
-            claims = rewards.write_claims(warehouse, epoch)
-            assert dict(claims) == rewards.cumulative_claims(warehouse, epoch)
+            claims = write_claims(warehouse, epoch)
+            assert dict(claims) == cumulative_claims(warehouse, epoch)

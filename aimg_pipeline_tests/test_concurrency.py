@@ -17,8 +17,9 @@ from typing import Any
 
 import pytest
 
-import aimg_pipeline.publish as publish_module
-from aimg_pipeline.publish import MANIFEST, PublishError, publish
+import aimg_pipeline.publish.folder as publish_module
+from aimg_pipeline.publish.folder import publish
+from aimg_pipeline.publish.layout import MANIFEST, PublishError
 from aimg_pipeline.verify import verify
 from aimg_pipeline_tests import test_crash_safety as crash
 from aimg_pipeline_tests.test_crash_safety import (

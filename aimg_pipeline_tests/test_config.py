@@ -11,14 +11,8 @@ from pathlib import Path
 import pytest
 
 from aimg_pipeline.lib.calendar import EpochCalendar
-from aimg_pipeline.lib.config import (
-    CHANNELS,
-    KINDS,
-    ConfigError,
-    PositionToken,
-    load_config,
-    parse_config,
-)
+from aimg_pipeline.lib.config import ConfigError, load_config, parse_config
+from aimg_pipeline.lib.policy import CHANNELS, KINDS, PositionToken
 
 
 def addr(byte: int) -> str:

@@ -29,7 +29,8 @@ from eth_utils import to_checksum_address
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from aimg_pipeline.lib.config import CHANNELS, Config, ConfigError, parse_config
+from aimg_pipeline.lib.config import ConfigError, parse_config
+from aimg_pipeline.lib.policy import CHANNELS, Config
 from aimg_pipeline_tests.test_config import VALID
 
 BASE: dict[str, Any] = tomllib.loads(VALID)

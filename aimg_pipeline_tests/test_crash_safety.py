@@ -59,7 +59,7 @@ def stop_here():
         time.sleep(0.05)
 
 if point == "ingest":
-    import aimg_pipeline.ingest as m
+    import aimg_pipeline.ingest.store as m
     real_row = m.write_epoch_row
     def write_epoch_row(warehouse, epoch, *args):
         if epoch == 1:
@@ -89,7 +89,7 @@ elif point == "analytics":
         return con
     m.duckdb.connect = connect
 elif point in ("publish", "publish0"):
-    import aimg_pipeline.publish as m
+    import aimg_pipeline.publish.folder as m
     real_file = m._write_file
     target, at = (".epoch-00001.", "allocations.csv") if point == "publish" else (
         ".epoch-00000.", "merkle_tree.json")
@@ -99,7 +99,7 @@ elif point in ("publish", "publish0"):
         real_file(folder, name, data)
     m._write_file = write_file
 elif point == "recorded":
-    import aimg_pipeline.release as m
+    import aimg_pipeline.publish.release as m
     real_publish = m.publish
     def publish(root, epoch, files, reason=None):
         result = real_publish(root, epoch, files, reason)
@@ -110,7 +110,7 @@ elif point == "recorded":
 
 announce = os.environ.get("HOOK_ANNOUNCE")  # written when about to take the publish lock
 if announce:
-    import aimg_pipeline.publish as p
+    import aimg_pipeline.publish.folder as p
     real_lock = p._publish_lock
     def announcing_lock(root):
         Path(announce).write_text("at the publish lock")

@@ -27,9 +27,10 @@ from eth_abi.exceptions import DecodingError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from aimg_pipeline.events import TOPIC0
+from aimg_pipeline.decode.contributions import accept_contributions
+from aimg_pipeline.decode.logs import decode_epoch
 from aimg_pipeline.lib.config import parse_config
-from aimg_pipeline.transform import accept_contributions, decode_epoch
+from aimg_pipeline.lib.events import TOPIC0
 from aimg_pipeline.warehouse import Warehouse
 from aimg_pipeline_tests.fakechain import address_topic, word
 from aimg_pipeline_tests.test_e2e_handworked import (

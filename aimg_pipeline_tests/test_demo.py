@@ -10,7 +10,7 @@ import duckdb
 import pytest
 from web3 import Web3
 
-from aimg_pipeline.distributor import claim, set_root, token_balance
+from aimg_pipeline.handoff.distributor import claim, set_root, token_balance
 from aimg_pipeline.orchestrate import materialize_epochs
 from aimg_pipeline.verify import verify
 

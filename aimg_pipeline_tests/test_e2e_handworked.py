@@ -14,8 +14,8 @@ import duckdb
 import pytest
 from eth_utils import keccak
 
-from aimg_pipeline.events import SIGNATURES
 from aimg_pipeline.lib.config import load_config
+from aimg_pipeline.lib.events import SIGNATURES
 from aimg_pipeline.orchestrate import materialize_epochs
 from aimg_pipeline.verify import verify
 from aimg_pipeline_tests.fakechain import FakeChain, address_topic, word

@@ -12,7 +12,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from aimg_pipeline.chain import ChainClient
+from aimg_pipeline.ingest.chain import ChainClient
 from aimg_pipeline.warehouse import Warehouse
 from aimg_pipeline_tests import economics_harness as h
 from aimg_pipeline_tests import reference as ref

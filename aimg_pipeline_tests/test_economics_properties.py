@@ -24,7 +24,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from aimg_pipeline.chain import ChainClient
+from aimg_pipeline.ingest.chain import ChainClient
 from aimg_pipeline_tests import economics_harness as h
 from aimg_pipeline_tests import reference as ref
 

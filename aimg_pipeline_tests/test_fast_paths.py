@@ -14,7 +14,7 @@ import duckdb
 import pytest
 
 from aimg_pipeline.lib.merkle import StandardMerkleTree
-from aimg_pipeline.publish import _claims_json, _join, _tree_json
+from aimg_pipeline.publish.render import claims_json, tree_json
 from aimg_pipeline.warehouse import SQL_DIR
 
 
@@ -48,6 +48,6 @@ def test_streamed_json_is_json_dumps(n: int) -> None:
                    for (account, amount), proof in zip(tree.values, proofs, strict=True)},
     }
     expected = (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode()
-    assert _join(_claims_json(7, tree, total)) == expected
+    assert b"".join(claims_json(7, tree, total)) == expected
     expected_tree = (json.dumps(tree.dump(), indent=2, ensure_ascii=False) + "\n").encode()
-    assert _join(_tree_json(tree)) == expected_tree
+    assert b"".join(tree_json(tree)) == expected_tree

@@ -20,12 +20,12 @@ import pyarrow.parquet as pq
 import pytest
 from web3 import HTTPProvider
 
-from aimg_pipeline.chain import ChainClient, ChainError, EpochNotFinalError
-from aimg_pipeline.events import TOPIC0
-from aimg_pipeline.filesource import FileSource, FileSourceError
-from aimg_pipeline.ingest import ingest_epoch
+from aimg_pipeline.decode.logs import decode_epoch
+from aimg_pipeline.ingest.chain import ChainClient, ChainError, EpochNotFinalError
+from aimg_pipeline.ingest.files import FileSource, FileSourceError
+from aimg_pipeline.ingest.rpc import ingest_epoch
 from aimg_pipeline.lib.config import load_config
-from aimg_pipeline.transform import decode_epoch
+from aimg_pipeline.lib.events import TOPIC0
 from aimg_pipeline.warehouse import Warehouse
 from aimg_pipeline_tests.fakechain import word
 

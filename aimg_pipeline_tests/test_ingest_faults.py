@@ -17,11 +17,12 @@ import shutil
 import pytest
 from web3 import HTTPProvider
 
-from aimg_pipeline.chain import ChainClient
-from aimg_pipeline.events import TOPIC0
-from aimg_pipeline.ingest import ingest_epoch, watched_addresses
+from aimg_pipeline.decode.logs import decode_epoch
+from aimg_pipeline.ingest.chain import ChainClient
+from aimg_pipeline.ingest.rpc import ingest_epoch
+from aimg_pipeline.ingest.scope import watched_addresses
 from aimg_pipeline.lib.config import load_config, parse_config
-from aimg_pipeline.transform import decode_epoch
+from aimg_pipeline.lib.events import TOPIC0
 from aimg_pipeline.warehouse import Warehouse
 from aimg_pipeline_tests.fakechain import FakeChain
 from aimg_pipeline_tests.rpcproxy import Faults, RpcProxy

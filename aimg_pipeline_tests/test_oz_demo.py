@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from aimg_pipeline.publish import EpochRelease, build_files
+from aimg_pipeline.publish.artifacts import EpochRelease, build_files
 
 HERE = Path(__file__).parent
 JS_DIR = HERE / "js"

@@ -22,16 +22,12 @@ from typing import Any
 import dagster as dg
 import pytest
 
-import aimg_pipeline.publish as publish_module
+import aimg_pipeline.publish.folder as publish_module
 from aimg_pipeline import cli
 from aimg_pipeline.orchestrate import materialize_epochs
-from aimg_pipeline.publish import (
-    EpochRelease,
-    PublishError,
-    build_files,
-    epoch_folder,
-    publish,
-)
+from aimg_pipeline.publish.artifacts import EpochRelease, build_files
+from aimg_pipeline.publish.folder import publish
+from aimg_pipeline.publish.layout import PublishError, epoch_folder
 from aimg_pipeline.verify import verify
 
 A = "0x" + "a1" * 20
@@ -217,7 +213,7 @@ def test_failure_between_files_leaves_nothing_and_a_rerun_is_clean(
 KILLER = """
 import os, sys, pickle
 from pathlib import Path
-import aimg_pipeline.publish as p
+import aimg_pipeline.publish.folder as p
 root, files = Path(sys.argv[1]), pickle.load(open(sys.argv[2], "rb"))
 real, count = p._write_file, []
 def dying_write(folder, name, data):
@@ -274,7 +270,7 @@ def test_republish_through_dagster_config_and_the_cli(
     demo: dict[str, Any], demo_copy: Path, monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    import aimg_pipeline.release as release_module
+    import aimg_pipeline.publish.release as release_module
 
     epoch = demo["epochs"][-1]
     folder = epoch_folder(demo_copy / "published", epoch)

@@ -14,7 +14,8 @@ import dagster as dg
 import pytest
 
 from aimg_pipeline import cli
-from aimg_pipeline.report import aimg, find_chromium, gini, percent, report_path, screenshot
+from aimg_pipeline.report.figures import aimg, gini, percent
+from aimg_pipeline.report.page import find_chromium, report_path, screenshot
 
 SHOTS = Path("/tmp/aimg-report-screenshots")
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from aimg_pipeline.lib.schedule import emission_for_epoch, emission_schedule
+from aimg_pipeline.lib.schedule import emission_schedule
 
 
 def flat(decay_bps: int, tail: int):
@@ -70,12 +70,6 @@ def test_cap_below_initial_emission() -> None:
     # E0 = 1000 > cap 300 -> E0 cut to 300, everything after 0
     assert emission_schedule(1000, flat(1000, 0), 2, 300) == [300, 0, 0]
     assert emission_schedule(1000, flat(1000, 0), 1, 0) == [0, 0]
-
-
-def test_emission_for_epoch() -> None:
-    # as test_decay_curve: E4 = 656
-    assert emission_for_epoch(1000, flat(1000, 0), 4) == 656
-    assert emission_for_epoch(1000, flat(1000, 0), 0) == 1000
 
 
 def test_rejects_bad_inputs() -> None:

@@ -19,7 +19,9 @@ import pytest
 
 from aimg_pipeline.definitions import defs
 from aimg_pipeline.lib.calendar import EpochCalendar
-from aimg_pipeline.publish import PublishError, build_files, epoch_folder, publish
+from aimg_pipeline.publish.artifacts import build_files
+from aimg_pipeline.publish.folder import publish
+from aimg_pipeline.publish.layout import PublishError, epoch_folder
 from aimg_pipeline.warehouse import Warehouse, WarehouseError
 from aimg_pipeline_tests.test_publish import release, shifted
 
@@ -50,11 +52,11 @@ def test_no_endpoint_or_key_is_written_into_the_code() -> None:
 SQL_WORDS = re.compile(r"\b(SELECT|INSERT|UPDATE|DELETE|CREATE|DROP|ALTER|ATTACH|COPY|PRAGMA)\b")
 # (file, function): the places SQL text is formatted, each reviewed: they interpolate only
 # table/column names from the fixed TABLES dict, SQL text read from sql/*.sql, and our own
-# file paths quoted by warehouse._quote / transform._literal -- never a value.
+# file paths quoted by warehouse.sql_literal -- never a value.
 ALLOWED = {("warehouse.py", "view_sql"), ("warehouse.py", "connect"),
            ("warehouse.py", "ensure_analytics_db"),
            ("warehouse.py", "write_query"),  # COPY (<sql/ text>) TO <quoted temp path>
-           ("transform.py", "decode_epoch")}  # view over a quoted path; <sql/ text> as table
+           ("logs.py", "decode_epoch")}  # view over a quoted path; <sql/ text> as table
 
 
 def _formatted_sql(tree: ast.AST) -> list[tuple[str, int]]:

@@ -19,8 +19,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import aimg_pipeline.transform as transform
-from aimg_pipeline.transfers import FastPathUnusable
+import aimg_pipeline.decode.logs as transform
+from aimg_pipeline.decode.transfers import FastPathUnusable
 from aimg_pipeline.warehouse import TABLES as WAREHOUSE_TABLES
 from aimg_pipeline.warehouse import Warehouse
 from aimg_pipeline_tests.test_decode_fuzz import (

@@ -22,12 +22,18 @@ import dagster as dg
 import numpy as np
 import pytest
 
-import aimg_pipeline.lib.merkle_json as merkle_json
+import aimg_pipeline.publish.render as merkle_json
 import aimg_pipeline.verify as verify_module
+import aimg_pipeline.verify.blocks as verify_blocks
+import aimg_pipeline.verify.checks as verify_checks
+import aimg_pipeline.verify.keccak as verify_keccak
+import aimg_pipeline.verify.tree as verify_tree
 from aimg_pipeline import cli
 from aimg_pipeline.lib.merkle import StandardMerkleTree, verify_proof
-from aimg_pipeline.publish import EpochRelease, PublishError, build_files, epoch_folder, publish
-from aimg_pipeline.verify import VerifyError, verify
+from aimg_pipeline.publish.artifacts import EpochRelease, build_files
+from aimg_pipeline.publish.folder import publish
+from aimg_pipeline.publish.layout import PublishError, epoch_folder
+from aimg_pipeline.verify import VerifyError, any_layout, limbs, published_layout, verify
 
 # ------------------------------------------------------------------------------- helpers
 
@@ -106,13 +112,18 @@ def first_with_letters(accounts: list[str]) -> str:
 
 
 def test_verify_imports_nothing_of_the_project() -> None:
-    """The check shares no code with what it checks: not publish, lib.merkle, lib.merkle_json
-    nor any other module of the project."""
-    tree = ast.parse(Path(verify_module.__file__).read_text())
-    imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import)
+    """The check shares no code with what it checks: not publish, lib.merkle, publish.render
+    nor any other module of the project (every module of the verify package is read)."""
+    package = Path(verify_module.__file__).parent
+    trees = [ast.parse(path.read_text()) for path in sorted(package.glob("*.py"))]
+    nodes = [node for tree in trees for node in ast.walk(tree)]
+    imported = {alias.name for node in nodes if isinstance(node, ast.Import)
                 for alias in node.names}
-    imported |= {node.module or "" for node in ast.walk(tree)
-                 if isinstance(node, ast.ImportFrom)}
+    imported |= {node.module or "" for node in nodes
+                 if isinstance(node, ast.ImportFrom) and not node.level}
+    assert len(trees) > 1  # every module of the package, not only __init__.py
+    # relative imports stay inside the package (from .x), never up into the project
+    assert all(node.level <= 1 for node in nodes if isinstance(node, ast.ImportFrom))
     assert not [name for name in imported if name.startswith("aimg_pipeline")], imported
 
 
@@ -127,14 +138,14 @@ def test_rebuild_and_fold_agree_with_the_publishers_tree(n: int) -> None:
     raw = np.frombuffer(b"".join(bytes.fromhex(a[2:]) for a, _ in values), np.uint8).reshape(n, 20)
     words = np.frombuffer(b"".join(v.to_bytes(32, "big") for _, v in values),
                           np.uint8).reshape(n, 32)
-    rebuilt = verify_module._rebuild(raw, words)
+    rebuilt = verify_tree.rebuild(raw, words)
     assert ["0x" + bytes(node).hex() for node in rebuilt.nodes] == tree.tree
-    assert rebuilt.position.tolist() == tree.tree_indices
+    assert rebuilt.position.tolist() == [v["treeIndex"] for v in tree.dump()["values"]]
     root = bytes.fromhex(tree.root[2:])
     for (account, amount), proof in zip(values, tree.proofs(), strict=True):
         hex40 = account[2:].encode()
-        assert verify_module._fold(hex40, amount, [p.encode() for p in proof]) == root
-        assert verify_module._fold(hex40, amount + 1, [p.encode() for p in proof]) != root
+        assert verify_tree.process_proof(hex40, amount, [p.encode() for p in proof]) == root
+        assert verify_tree.process_proof(hex40, amount + 1, [p.encode() for p in proof]) != root
         assert verify_proof(tree.root, account, amount, proof)
 
 
@@ -143,22 +154,22 @@ def read_both(path: Path) -> dict[str, tuple[list[tuple[str, int, list[str]]], d
     (account, amount, proof) per claim and the top-level members."""
     out = {}
     with ThreadPoolExecutor(1) as pool:
-        hasher = verify_module._Hasher(pool)
+        hasher = verify_blocks.Hasher(pool)
         for name in ("layout", "general"):
             got: list[Any] = []
             if name == "layout":
                 try:
-                    items = verify_module._canonical_claims(path, hasher)
+                    items = published_layout.canonical_claims(path, hasher)
                     while True:
                         try:
                             got.append(next(items))
                         except StopIteration as done:
                             top = done.value
                             break
-                except verify_module._NotCanonical:
+                except published_layout.NotCanonical:
                     continue
             else:
-                top = verify_module._read_claims(path, hasher, got.append)
+                top = any_layout.read_claims(path, hasher, got.append)
             claims = []
             for rows in got:
                 first = np.cumsum(rows.count) - rows.count
@@ -166,7 +177,7 @@ def read_both(path: Path) -> dict[str, tuple[list[tuple[str, int, list[str]]], d
                     proof = ["0x" + rows.text[e].tobytes().decode()
                              for e in range(first[i], first[i] + rows.count[i])]
                     claims.append(("0x" + rows.hex40[i].tobytes().decode(),
-                                   verify_module._int(rows.limbs[i]), proof))
+                                   limbs.as_int(rows.limbs[i]), proof))
             out[name] = claims, {k: v for k, (_, v) in top.top.items() if k != "claims"}
     return out
 
@@ -204,14 +215,14 @@ def test_claims_readers_read_what_json_loads_reads(tmp_path: Path, n: int, layou
 def test_dump_readers_read_what_json_loads_reads(small: tuple[Path, Path]) -> None:
     path = small[1] / "merkle_tree.json"
     with ThreadPoolExecutor(1) as pool:
-        hasher = verify_module._Hasher(pool)
-        layout = verify_module._canonical_dump(path, hasher)
-        general = verify_module._read_dump(path, hasher)
+        hasher = verify_blocks.Hasher(pool)
+        layout = published_layout.canonical_dump(path, hasher)
+        general = any_layout.read_dump(path, hasher)
     dump = load(small[1], "merkle_tree.json")
     assert layout is not None
     for read in (layout, general):
         assert ["0x" + bytes(r).decode() for r in read.nodes] == dump["tree"]
-        assert [["0x" + bytes(a).decode(), str(verify_module._int(m))]
+        assert [["0x" + bytes(a).decode(), str(limbs.as_int(m))]
                 for a, m in zip(read.accounts, read.limbs, strict=True)] == [
             v["value"] for v in dump["values"]]
         assert read.tree_index.tolist() == [v["treeIndex"] for v in dump["values"]]
@@ -241,7 +252,7 @@ def test_a_buggy_renderer_is_refused_at_publishing_and_caught_by_verify(
     """Issue 13: the renderer's proof indices broken (each proof lists the path's own nodes
     instead of their siblings). claims.json is then exactly what the renderer writes for the
     tree, so a check by re-rendering passes; verify rebuilds and folds, and refuses it."""
-    real = merkle_json._proof_siblings
+    real = merkle_json.proof_siblings
 
     def siblings_of_siblings(leaf_index: np.ndarray) -> np.ndarray:
         out = real(leaf_index)
@@ -249,7 +260,7 @@ def test_a_buggy_renderer_is_refused_at_publishing_and_caught_by_verify(
         out[mine] = np.where(out[mine] % 2 == 1, out[mine] + 1, out[mine] - 1)
         return out
 
-    monkeypatch.setattr(merkle_json, "_proof_siblings", siblings_of_siblings)
+    monkeypatch.setattr(merkle_json, "proof_siblings", siblings_of_siblings)
     release = releases(8)[0]
     root = tmp_path / "published"
     with pytest.raises(PublishError, match=r"failed verification, nothing published: .*"
@@ -265,8 +276,8 @@ def test_a_buggy_renderer_is_refused_at_publishing_and_caught_by_verify(
     for name, data in files.items():
         (folder / name).write_bytes(data)
     claims = load(folder, "claims.json")
-    tree = StandardMerkleTree.load(load(folder, "merkle_tree.json"))
-    assert all(not verify_proof(tree.root, a, int(c["amount"]), c["proof"])
+    root = load(folder, "merkle_tree.json")["tree"][0]  # the tree of the dump's values
+    assert all(not verify_proof(root, a, int(c["amount"]), c["proof"])
                for a, c in claims["claims"].items())  # 8 of 8 proofs are wrong
     message = failure(folder)
     assert "8 proofs do not verify (first: " in message
@@ -442,14 +453,14 @@ def test_blocks_smaller_than_a_claim_read_the_same(small: tuple[Path, Path], blo
     _, last = small
     expected = verify(last)
     general = []
-    for name in ("_read_claims", "_read_dump"):
-        real = getattr(verify_module, name)
-        monkeypatch.setattr(verify_module, name, lambda *a, real=real, name=name: (
+    for name in ("read_claims", "read_dump"):  # the general readers, where checks calls them
+        real = getattr(verify_checks, name)
+        monkeypatch.setattr(verify_checks, name, lambda *a, real=real, name=name: (
             general.append(name), real(*a))[1])
-    monkeypatch.setattr(verify_module, "_BLOCK", block)
+    monkeypatch.setattr(verify_blocks, "BLOCK", block)
     assert verify(last) == expected
     # all read by the layout readers, but claims.json when a block cannot hold its head
-    assert general == ([] if block > 97 else ["_read_claims"])
+    assert general == ([] if block > 97 else ["read_claims"])
     save(last, "claims.json", load(last, "claims.json"), indent=3)
     save(last, "merkle_tree.json", load(last, "merkle_tree.json"), indent=None)
     rehash(last)
@@ -468,12 +479,12 @@ def test_the_keccak_helper_process(small: tuple[Path, Path],
     all) is not used."""
     _, last = small
     expected = verify(last)
-    monkeypatch.setattr(verify_module, "_SPLIT", 2)  # every batch split
+    monkeypatch.setattr(verify_keccak, "SPLIT", 2)  # every batch split
     assert verify(last) == expected
-    monkeypatch.setattr(verify_module, "_HELPER", "import sys\nsys.stdout.buffer.write("
-                                                  "bytes(32))\nsys.stdout.flush()")
+    monkeypatch.setattr(verify_keccak, "HELPER", "import sys\nsys.stdout.buffer.write("
+                                                 "bytes(32))\nsys.stdout.flush()")
     assert verify(last) == expected
-    monkeypatch.setattr(verify_module, "_HELPER", "raise SystemExit(3)")
+    monkeypatch.setattr(verify_keccak, "HELPER", "raise SystemExit(3)")
     assert verify(last) == expected
 
 

@@ -43,7 +43,7 @@ def process_log(home: Path, epoch: int, sample: int) -> dict[str, Any]:
     from web3 import Web3
     from web3.datastructures import AttributeDict
 
-    from aimg_pipeline.events import TOPIC0
+    from aimg_pipeline.lib.events import TOPIC0
     from aimg_pipeline.warehouse import Warehouse
 
     path = Warehouse(home).path("raw_logs", epoch)

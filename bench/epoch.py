@@ -77,16 +77,16 @@ def _timed(table: dict[str, float], name: str, fn: Callable[..., Any]) -> Callab
 
 
 def run(data: Path, home: Path, epoch: int) -> dict[str, Any]:
-    import aimg_pipeline.release as release
-    from aimg_pipeline.filesource import FileSource
+    import aimg_pipeline.publish.release as release
+    from aimg_pipeline.decode.contributions import accept_contributions
+    from aimg_pipeline.decode.logs import decode_epoch
+    from aimg_pipeline.ingest.files import FileSource
     from aimg_pipeline.lib.config import load_config
-    from aimg_pipeline.rewards import (
-        epoch_swings,
-        write_allocations,
-        write_claims,
-        write_emissions,
-    )
-    from aimg_pipeline.transform import accept_contributions, decode_epoch, snapshot_epoch
+    from aimg_pipeline.rewards.allocations import write_allocations
+    from aimg_pipeline.rewards.claims import write_claims
+    from aimg_pipeline.rewards.emissions import write_emissions
+    from aimg_pipeline.rewards.swings import epoch_swings
+    from aimg_pipeline.snapshots.balances import snapshot_epoch
     from aimg_pipeline.warehouse import Warehouse
 
     config = load_config(data / "aimg.toml")
@@ -131,7 +131,7 @@ def run(data: Path, home: Path, epoch: int) -> dict[str, Any]:
         "votes": decoded.votes, "contribution_events": decoded.contribution_events,
         "quarantine": decoded.quarantine, "snapshot_rows": snap.rows,
         "holders": snap.holders, "negative_balances": len(snap.negative),
-        "allocation_rows": len(alloc.rows), "conserved": alloc.total == alloc.emission,
+        "allocation_rows": alloc.table.num_rows, "conserved": alloc.total == alloc.emission,
         "claims": len(claims), "merkle_root": published.merkle_root,
         "verified_accounts": published.report["accounts"],
         "published_bytes": sum(p.stat().st_size for p in published.folder.iterdir()),

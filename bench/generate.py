@@ -38,7 +38,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from aimg_pipeline.events import TOPIC0
+from aimg_pipeline.lib.events import TOPIC0
 
 GENERATOR_VERSION = 1
 NETWORK = "bench"

@@ -1,4 +1,8 @@
-"""The Dagster layers: raw → decoded → snapshots → rewards → publish."""
+"""Dagster wiring only, one module per stage in data order — ``ingest`` (group ``raw``),
+``decode`` (``decoded``), ``snapshots``, ``rewards``, ``publish`` — plus ``partitions`` (the
+epochs and the rule that orders them), ``resources`` and ``sensors``. Each asset is a thin
+call into its stage's package; ``aimg_pipeline.definitions`` loads this package whole.
+"""
 
 import warnings
 

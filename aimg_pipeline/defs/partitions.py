@@ -1,4 +1,4 @@
-"""One Dagster partition per epoch, and the ordering between epochs.
+"""One Dagster partition per epoch, and the one rule that orders epochs.
 
 Dynamic partitions, because epochs have an arbitrary length (no cron expresses "every N
 seconds from genesis") and because only closed, final epochs should appear: the demo driver
@@ -6,30 +6,43 @@ and the epoch sensor add each epoch's key once the chain has finalized it. Keys 
 ``NNNNN_YYYY-MM-DDTHH:MMZ`` (epoch number and UTC start), so they sort in epoch order and
 the UI shows both.
 
-Dagster allows self-dependencies only for time-window partitions, so the order that
-opening balances and cumulative claims need is kept here: backfills run one epoch per run
-(ingestion and decoding of many epochs proceed in parallel), and a step that needs the
-previous epoch waits while a run that covers that epoch is still in flight, then fails with
-a clear message if the previous epoch's data is still missing.
+The rule, stated here and enforced here only: **epoch e needs epoch e-1** wherever an asset
+reads the previous epoch's data — opening balances (snapshots), accepted contribution ids
+(contributions), cumulative claims (claims), the previous published folder (publish). Such an
+asset's function is decorated with ``@needs_previous_epoch(table)``. Dagster allows
+self-dependencies only for time-window partitions, so the order is kept at run time:
+backfills run one epoch per run (ingestion and decoding of many epochs proceed in parallel),
+and a step that needs the previous epoch waits while a run computing that epoch is in
+flight, then fails with a clear message if the previous epoch's data is still missing.
 """
 
+from __future__ import annotations
+
+import functools
+import inspect
 import time
+from collections.abc import Callable
+from typing import Any
 
 import dagster as dg
-from dagster._core.storage.dagster_run import IN_PROGRESS_RUN_STATUSES
-from dagster._core.storage.tags import (
-    ASSET_PARTITION_RANGE_END_TAG,
-    ASSET_PARTITION_RANGE_START_TAG,
-    PARTITION_NAME_TAG,
-)
 
 from aimg_pipeline.lib.calendar import EpochCalendar
-from aimg_pipeline.warehouse import Warehouse
 
 epoch_partitions = dg.DynamicPartitionsDefinition(name="epochs")
 
 # each backfill run takes one epoch; the steps that chain epochs wait for their predecessor
 epoch_backfill_policy = dg.BackfillPolicy.multi_run(max_partitions_per_run=1)
+
+# A run that may still be computing an epoch: one that holds a worker. A queued run does not
+# count (it may be queued behind the very run that would wait for it).
+_IN_FLIGHT = [dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED,
+              dg.DagsterRunStatus.CANCELING, dg.DagsterRunStatus.SUSPENDED]
+# the run tags Dagster sets on a run of one partition, or of a range of partitions
+_PARTITION_TAG = "dagster/partition"
+_RANGE_TAGS = ("dagster/asset_partition_range_start", "dagster/asset_partition_range_end")
+
+WAIT_SECONDS = 3600.0  # for a run computing the previous epoch
+POLL_SECONDS = 1.0
 
 
 def epochs_of(context: dg.AssetExecutionContext, calendar: EpochCalendar) -> list[int]:
@@ -39,46 +52,59 @@ def epochs_of(context: dg.AssetExecutionContext, calendar: EpochCalendar) -> lis
 
 def _run_covers(run: dg.DagsterRun, key: str) -> bool:
     tags = run.tags
-    if tags.get(PARTITION_NAME_TAG) == key:
+    if tags.get(_PARTITION_TAG) == key:
         return True
-    start, end = tags.get(ASSET_PARTITION_RANGE_START_TAG), tags.get(ASSET_PARTITION_RANGE_END_TAG)
+    start, end = (tags.get(tag) for tag in _RANGE_TAGS)
     return bool(start and end and start <= key <= end)  # keys sort in epoch order
 
 
-def await_previous_epoch(
-    context: dg.AssetExecutionContext,
-    calendar: EpochCalendar,
-    warehouse: Warehouse,
-    table: str,
-    epochs: list[int],
-    timeout_seconds: float = 3600,
-    poll_seconds: float = 1.0,
-) -> None:
-    """Before computing ``epochs``, make sure ``table`` holds the epoch just before them."""
-    previous = epochs[0] - 1
-    if previous < 0:
-        return
-    key = calendar.partition_key(previous)
-    deadline = time.monotonic() + timeout_seconds
-    announced = False
-    while True:
-        in_flight = [
-            run for run in context.instance.get_runs(
-                dg.RunsFilter(statuses=IN_PROGRESS_RUN_STATUSES))
-            if run.run_id != context.run.run_id and _run_covers(run, key)
-        ]
-        if not in_flight:
-            break
-        if not announced:
-            context.log.info(f"waiting for run {in_flight[0].run_id} to finish epoch {previous}")
-            announced = True
-        if time.monotonic() > deadline:
-            raise dg.Failure(f"gave up waiting {timeout_seconds:.0f} s for epoch {previous} "
-                             f"(run {in_flight[0].run_id}) before computing epoch {epochs[0]}")
-        time.sleep(poll_seconds)
-    if not warehouse.has(table, previous):
-        raise dg.Failure(
-            f"epoch {epochs[0]} needs {table} of epoch {previous}, which is not materialized "
-            f"and no run is computing it: materialize epoch {previous} first (or backfill "
-            "the epochs in one go)"
-        )
+def needs_previous_epoch(table: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Decorate an epoch asset's function that reads ``table`` of the epoch before its own.
+
+    Before the function runs, the epoch just before the run's first epoch must have its
+    ``table`` materialized: the step waits (up to ``WAIT_SECONDS``) while a run computing
+    that epoch is in flight, then fails, naming the epoch, if it is still missing. The asset
+    function must take the ``settings`` resource (``AimgSettings``).
+    """
+
+    def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+        def wait(context: dg.AssetExecutionContext, settings: Any) -> None:
+            calendar, warehouse = settings.config().calendar(), settings.warehouse()
+            first = epochs_of(context, calendar)[0]
+            if first == 0:
+                return
+            key = calendar.partition_key(first - 1)
+            deadline, announced = time.monotonic() + WAIT_SECONDS, False
+            while in_flight := [
+                run for run in context.instance.get_runs(dg.RunsFilter(statuses=_IN_FLIGHT))
+                if run.run_id != context.run.run_id and _run_covers(run, key)
+            ]:
+                if not announced:
+                    context.log.info(f"waiting for run {in_flight[0].run_id} to finish "
+                                     f"epoch {first - 1}")
+                    announced = True
+                if time.monotonic() > deadline:
+                    raise dg.Failure(f"gave up waiting {WAIT_SECONDS:.0f} s for epoch "
+                                     f"{first - 1} (run {in_flight[0].run_id}) before "
+                                     f"computing epoch {first}")
+                time.sleep(POLL_SECONDS)
+            if not warehouse.has(table, first - 1):
+                raise dg.Failure(
+                    f"epoch {first} needs {table} of epoch {first - 1}, which is not "
+                    f"materialized and no run is computing it: materialize epoch "
+                    f"{first - 1} first (or backfill the epochs in one go)")
+
+        if inspect.isgeneratorfunction(fn):
+            @functools.wraps(fn)
+            def generator(context: dg.AssetExecutionContext, *args: Any, **kwargs: Any) -> Any:
+                wait(context, kwargs["settings"])
+                yield from fn(context, *args, **kwargs)
+            return generator
+
+        @functools.wraps(fn)
+        def function(context: dg.AssetExecutionContext, *args: Any, **kwargs: Any) -> Any:
+            wait(context, kwargs["settings"])
+            return fn(context, *args, **kwargs)
+        return function
+
+    return decorate

@@ -4,14 +4,14 @@ the human-readable epoch report linked from the asset's metadata."""
 import dagster as dg
 
 from aimg_pipeline.defs.partitions import (
-    await_previous_epoch,
     epoch_backfill_policy,
     epoch_partitions,
     epochs_of,
+    needs_previous_epoch,
 )
 from aimg_pipeline.defs.resources import AimgSettings, ChainResource
-from aimg_pipeline.release import publish_epoch
-from aimg_pipeline.report import write_report
+from aimg_pipeline.publish.release import publish_epoch
+from aimg_pipeline.report.page import write_report
 from aimg_pipeline.verify import VerifyError, verify
 
 
@@ -36,6 +36,7 @@ class PublishConfig(dg.Config):
     description="merkle_tree.json (OpenZeppelin standard-v1), claims.json, allocations.csv "
     "and manifest.json under AIMG_HOME/published/epoch-NNNNN.",
 )
+@needs_previous_epoch("distributions")
 def distribution(
     context: dg.AssetExecutionContext,
     config: PublishConfig,
@@ -45,8 +46,6 @@ def distribution(
     policy_config, warehouse = settings.config(), settings.warehouse()
     client = chain.client()
     epochs = epochs_of(context, policy_config.calendar())
-    # epoch e is published only after e-1: wait for a run still publishing it
-    await_previous_epoch(context, policy_config.calendar(), warehouse, "distributions", epochs)
     failures: dict[int, str] = {}
     report: dict | None = None
     for epoch in epochs:

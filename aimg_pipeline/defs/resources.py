@@ -1,12 +1,14 @@
-"""Resources: where the pipeline's files live, and the chain it reads."""
+"""Resources: where the pipeline's files live, and the chain it reads; with the executor,
+the part of the project's Definitions that is not an asset."""
 
 import os
 from pathlib import Path
 
 import dagster as dg
 
-from aimg_pipeline.chain import ChainClient
-from aimg_pipeline.lib.config import Config, load_config
+from aimg_pipeline.ingest.chain import ChainClient
+from aimg_pipeline.lib.config import load_config
+from aimg_pipeline.lib.policy import Config
 from aimg_pipeline.warehouse import Warehouse
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -52,3 +54,19 @@ class ChainResource(dg.ConfigurableResource):
 
     def client(self) -> ChainClient:
         return ChainClient(self.rpc_url, timeout=self.timeout_seconds)
+
+
+@dg.definitions
+def resources() -> dg.Definitions:
+    """The resources every asset uses, and the executor.
+
+    An epoch's steps run one after another, so one process per run (2 s) beats one process
+    per step (10+ s per run); epochs still run in parallel as separate runs.
+    """
+    return dg.Definitions(
+        resources={
+            "settings": AimgSettings(),
+            "chain": ChainResource(rpc_url=dg.EnvVar("AIMG_RPC_URL")),
+        },
+        executor=dg.in_process_executor,
+    )

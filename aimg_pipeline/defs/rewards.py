@@ -3,14 +3,17 @@
 import dagster as dg
 
 from aimg_pipeline.defs.partitions import (
-    await_previous_epoch,
     epoch_backfill_policy,
     epoch_partitions,
     epochs_of,
+    needs_previous_epoch,
 )
 from aimg_pipeline.defs.resources import AimgSettings
-from aimg_pipeline.lib.config import CHANNELS
-from aimg_pipeline.rewards import epoch_swings, write_allocations, write_claims, write_emissions
+from aimg_pipeline.lib.policy import CHANNELS
+from aimg_pipeline.rewards.allocations import write_allocations
+from aimg_pipeline.rewards.claims import write_claims
+from aimg_pipeline.rewards.emissions import write_emissions
+from aimg_pipeline.rewards.swings import epoch_swings
 
 _COMMON = dict(
     key_prefix="rewards", group_name="rewards", kinds={"python", "parquet"},
@@ -89,10 +92,10 @@ def allocations(context: dg.AssetExecutionContext, settings: AimgSettings):
 @dg.asset(**_COMMON, deps=[allocations],
           description="Cumulative claim per account: the previous epoch's claims plus this "
           "epoch's allocations.")
+@needs_previous_epoch("claims")
 def claims(context: dg.AssetExecutionContext, settings: AimgSettings) -> dg.MaterializeResult:
     config, warehouse = settings.config(), settings.warehouse()
     epochs = epochs_of(context, config.calendar())
-    await_previous_epoch(context, config.calendar(), warehouse, "claims", epochs)
     for epoch in epochs:
         result = write_claims(warehouse, epoch)
     return dg.MaterializeResult(metadata={

@@ -2,9 +2,9 @@
 
 import dagster as dg
 
-from aimg_pipeline.chain import ChainError
 from aimg_pipeline.defs.partitions import epoch_partitions
 from aimg_pipeline.defs.resources import AimgSettings, ChainResource
+from aimg_pipeline.ingest.chain import ChainError
 
 
 @dg.sensor(

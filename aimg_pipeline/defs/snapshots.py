@@ -5,15 +5,15 @@ import time
 import dagster as dg
 
 from aimg_pipeline.defs.partitions import (
-    await_previous_epoch,
     epoch_backfill_policy,
     epoch_partitions,
     epochs_of,
+    needs_previous_epoch,
 )
 from aimg_pipeline.defs.resources import AimgSettings, ChainResource
-from aimg_pipeline.ingest import gap_before
-from aimg_pipeline.reconcile import reconcile_epoch
-from aimg_pipeline.transform import snapshot_epoch
+from aimg_pipeline.ingest.scope import gap_before
+from aimg_pipeline.snapshots.balances import snapshot_epoch
+from aimg_pipeline.snapshots.reconcile import reconcile_epoch
 
 
 @dg.asset(
@@ -42,13 +42,13 @@ from aimg_pipeline.transform import snapshot_epoch
     description="Opening/closing balance and balance-seconds of every holder of every vault "
     "and pool; the opening balance is the previous epoch's closing balance.",
 )
+@needs_previous_epoch("position_snapshots")
 def position_snapshots(
     context: dg.AssetExecutionContext, settings: AimgSettings, chain: ChainResource
 ):
     started = time.monotonic()
     config, warehouse, client = settings.config(), settings.warehouse(), chain.client()
     epochs = epochs_of(context, config.calendar())
-    await_previous_epoch(context, config.calendar(), warehouse, "position_snapshots", epochs)
     results = [snapshot_epoch(config, warehouse, e) for e in epochs]
     checks = [reconcile_epoch(client, config, warehouse, e) for e in epochs]
     negative = [n for r in results for n in r.negative]

@@ -22,6 +22,10 @@ are funded in the genesis state and unlocked, so clients can use ``eth_sendTrans
 Run ``python -m aimg_pipeline.demo.devchain --host 127.0.0.1 --port 0 --accounts 130``;
 it prints ``READY http://127.0.0.1:PORT`` once listening. ``start_devchain()`` does that
 in a subprocess for Python callers.
+
+One module, though over 500 lines: it is one small server — the node's JSON-RPC methods, the
+wire format they answer in and the process that serves them change together, and nothing
+else in the project imports its parts.
 """
 
 from __future__ import annotations

@@ -24,6 +24,10 @@ Timeline (G = 1767225600 = 2026-01-01T00:00:00Z, one epoch = 86400 s):
   locked MINIMUM_LIQUIDITY); liquidity returns in epoch 6;
 * epoch 5: nobody votes on orion's governor (its governance sub-pool is unallocated);
 * finally one empty block at G + 7 * 86400 closes epoch 6.
+
+One module, though over 500 lines: the scenario is one script, read top to bottom as the
+demo's story (deploy, fund, play each epoch, write the config that describes what was
+deployed); splitting it would scatter that story.
 """
 
 from __future__ import annotations

@@ -12,11 +12,9 @@ import heapq
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import TypeVar
 
+from aimg_pipeline.lib.integers import is_int
+
 K = TypeVar("K", bound=Hashable)
-
-
-def _bad_int(value: object) -> bool:
-    return not isinstance(value, int) or isinstance(value, bool)
 
 
 def apportion(
@@ -40,7 +38,7 @@ def apportion(
     2**128 - 1 total and ~2**100-2**150 weights (≈0.45 s divmod, ≈0.45 s remainder sort,
     ≈0.45 s building the result dict); see test_one_million_keys_is_fast.
     """
-    if _bad_int(total):
+    if not is_int(total):
         raise ValueError(f"total must be an int, got {type(total).__name__}: {total!r}")
     if total < 0:
         raise ValueError(f"total must be >= 0, got {total}")
@@ -48,7 +46,7 @@ def apportion(
     ws = list(weights.values())
     if any(type(w) is not int for w in ws):  # fast path; slow path finds the culprit
         for k, w in zip(keys, ws, strict=True):
-            if _bad_int(w):
+            if not is_int(w):
                 raise ValueError(f"weight of {k!r} must be an int, got {type(w).__name__}: {w!r}")
     if ws and min(ws) < 0:
         k = next(k for k, w in zip(keys, ws, strict=True) if w < 0)
@@ -84,13 +82,13 @@ def apportion_in_order(total: int, weights: Sequence[int]) -> list[int]:
     holders, already sorted by account (up to 1.5M of them at 10M logs): no dict and no key
     sort. Same checks and errors as ``apportion``.
     """
-    if _bad_int(total):
+    if not is_int(total):
         raise ValueError(f"total must be an int, got {type(total).__name__}: {total!r}")
     if total < 0:
         raise ValueError(f"total must be >= 0, got {total}")
     ws = list(weights)
     if {*map(type, ws)} - {int}:  # fast path (a C loop); bool and int subclasses are not int
-        bad = next(w for w in ws if _bad_int(w))
+        bad = next(w for w in ws if not is_int(w))
         raise ValueError(f"weights must be ints, got {type(bad).__name__}: {bad!r}")
     if ws and min(ws) < 0:
         raise ValueError(f"weights must be >= 0, got {min(ws)}")

@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from aimg_pipeline.lib.integers import is_int
+
 #: Partition keys zero-pad the epoch to this many digits so they sort lexicographically
 #: in epoch order; the calendar refuses epochs that would not fit.
 KEY_DIGITS = 5
@@ -20,14 +22,18 @@ _KEY_RE = re.compile(r"\A([0-9]{5})_[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}
 
 
 def _require_int(name: str, value: object) -> int:
-    # bool is a subclass of int, but True/False as a timestamp is always a bug.
-    if not isinstance(value, int) or isinstance(value, bool):
+    if not is_int(value):
         raise TypeError(f"{name} must be an int, got {type(value).__name__}: {value!r}")
     return value
 
 
 def _iso(ts: int, fmt: str) -> str:
     return datetime.fromtimestamp(ts, tz=UTC).strftime(fmt)
+
+
+def utc_text(ts: int) -> str:
+    """Unix seconds as ``YYYY-MM-DDTHH:MM:SSZ``: how every message and file names a time."""
+    return _iso(ts, "%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass(frozen=True)
@@ -76,16 +82,6 @@ class EpochCalendar:
             raise ValueError(f"epoch must be >= 0, got {epoch}")
         start = self.genesis + epoch * self.epoch_seconds
         return EpochWindow(epoch=epoch, start=start, end=start + self.epoch_seconds)
-
-    def epoch_at(self, timestamp: int) -> int | None:
-        """The epoch containing ``timestamp``, or None before genesis.
-
-        A timestamp equal to a window's ``end`` belongs to the next epoch (half-open).
-        """
-        _require_int("timestamp", timestamp)
-        if timestamp < self.genesis:
-            return None
-        return (timestamp - self.genesis) // self.epoch_seconds
 
     def closed_through(self, timestamp: int) -> int:
         """Number of epochs whose ``end <= timestamp``, i.e. epochs ``0..n-1`` are closed.

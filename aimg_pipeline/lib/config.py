@@ -1,4 +1,5 @@
-"""Deployment configuration: one TOML file holding deployment, registry and policy versions.
+"""Loading the deployment configuration: one TOML file holding deployment, registry and
+policy versions, validated into a ``lib.policy.Config``.
 
 Validation is strict on purpose: this file decides who gets paid. Unknown keys (typos),
 missing keys, floats, bools-as-ints, malformed or duplicate addresses and weights that do
@@ -8,46 +9,53 @@ the exact field path (``policy[1].channel_bps: sums to 9000, expected 10000``).
 Documented defaults (the only ones): ``excluded_addresses = []`` (top level and per policy
 version), ``deployment.chain_id`` absent, ``deployment.max_total_emission`` absent,
 ``deployment.start_block = 0``, ``deployment.confirmations = 12``,
-``registry.distributor`` absent.
-
-The registry lists every agent the deployment has ever had; a policy version names the agents
-*in force* for its epochs by listing them in ``agent_weight_bps`` (a weight of 0 keeps an
-agent in force without paying it). Its ``vault_weight_bps`` then lists ``aimg`` and exactly
-those agents, and ``pool_weight_bps`` exactly their pools. So an agent is added by a new
-registry entry plus a new version that names it: every earlier version, its epochs, their
-watched contracts and their policy hash stay exactly as they were.
+``registry.distributor`` absent. A policy version's ``agent_weight_bps`` names the agents in
+force (a non-empty subset of the registry's); its ``vault_weight_bps`` then lists ``aimg``
+and exactly those agents, and ``pool_weight_bps`` exactly their pools.
 """
 
 from __future__ import annotations
 
-import bisect
 import hashlib
 import json
 import os
 import re
 import tomllib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from eth_utils import is_checksum_address
 
-from aimg_pipeline.lib.calendar import EpochCalendar
-from aimg_pipeline.lib.schedule import emission_schedule
+from aimg_pipeline.lib.integers import is_int
+from aimg_pipeline.lib.policy import (
+    AIMG_VAULT_NAME,
+    BPS,
+    CHANNELS,
+    KINDS,
+    ZERO_ADDRESS,
+    Agent,
+    Config,
+    PolicyVersion,
+    Pool,
+)
 
-CHANNELS: tuple[str, ...] = ("staking", "governance", "subdao", "liquidity", "contribution")
-KINDS: dict[int, str] = {0: "dataset", 1: "model", 2: "algorithm"}
-ZERO_ADDRESS = "0x" + "0" * 40
-AIMG_VAULT_NAME = "aimg"
-BPS = 10_000
 MAX_AMOUNT = 2**128  # amounts must be < 2**128 (exclusive)
+
+
 # 9999-12-31T23:59:59Z: the last second a UTC date (partition keys, window texts) can name.
 # Epoch 0 must end by then; a later genesis would fail deep inside the calendar at run time.
 MAX_TIMESTAMP = 253_402_300_799
+
+
 DEFAULT_CONFIRMATIONS = 12
 
+
 _ADDRESS_RE = re.compile(r"\A0x[0-9a-fA-F]{40}\Z")
+
+
 _NAME_RE = re.compile(r"\A[a-z0-9_-]+\Z")
+
+
 _DECIMAL_RE = re.compile(r"\A[0-9]+\Z")
 
 
@@ -61,142 +69,6 @@ class ConfigError(ValueError):
 
 def _fail(path: str, problem: str) -> ConfigError:
     return ConfigError(f"{path}: {problem}", field=path)
-
-
-# --------------------------------------------------------------------------- data model
-
-
-@dataclass(frozen=True)
-class Pool:
-    """A Uniswap-V2-style pair whose LP token earns the liquidity channel."""
-
-    name: str
-    address: str
-    agent: str
-
-
-@dataclass(frozen=True)
-class Agent:
-    """A registered AI agent: its token, staking vault, SubDAO governor/treasury, pools."""
-
-    name: str
-    token: str
-    vault: str
-    governor: str
-    treasury: str
-    pools: tuple[Pool, ...]
-
-
-@dataclass(frozen=True)
-class PolicyVersion:
-    """One policy version; in force from ``effective_from_epoch`` until the next one."""
-
-    version: str
-    effective_from_epoch: int
-    decay_bps: int
-    tail_emission: int
-    excluded_addresses: frozenset[str]
-    channel_bps: dict[str, int]  # ordered as CHANNELS
-    kind_multiplier_bps: dict[int, int]  # kind number -> bps
-    agent_weight_bps: dict[str, int]  # agent name -> bps
-    vault_weight_bps: dict[str, int]  # vault address -> bps
-    pool_weight_bps: dict[str, int]  # pool address -> bps
-    # sha256 of the canonical JSON of everything that moves money in this version's epochs
-    # (see _policy_digest): the "policy hash" in every manifest
-    digest: str
-
-    @property
-    def agent_names(self) -> tuple[str, ...]:
-        """The agents in force under this version (those it gives a weight, maybe 0)."""
-        return tuple(self.agent_weight_bps)
-
-
-@dataclass(frozen=True)
-class PositionToken:
-    """A token whose time-weighted balances earn: a staking vault or an LP pool."""
-
-    address: str
-    kind: str  # "vault" | "pool"
-    name: str  # "aimg", agent name, or pool name
-    agent: str | None
-
-
-@dataclass(frozen=True)
-class Config:
-    """The validated deployment configuration (all addresses lowercase)."""
-
-    name: str
-    chain_id: int | None
-    genesis: int
-    epoch_seconds: int
-    initial_emission: int
-    max_total_emission: int | None
-    start_block: int
-    confirmations: int
-    treasury: str
-    excluded_addresses: frozenset[str]
-    aimg_token: str
-    aimg_vault: str
-    contribution_registry: str
-    distributor: str | None
-    agents: tuple[Agent, ...]
-    policies: tuple[PolicyVersion, ...]
-
-    def policy_for(self, epoch: int) -> PolicyVersion:
-        """The latest version with ``effective_from_epoch <= epoch`` (SPEC section 4)."""
-        if not isinstance(epoch, int) or isinstance(epoch, bool) or epoch < 0:
-            raise ValueError(f"epoch must be an int >= 0, got {epoch!r}")
-        starts = [p.effective_from_epoch for p in self.policies]
-        return self.policies[bisect.bisect_right(starts, epoch) - 1]
-
-    def calendar(self) -> EpochCalendar:
-        """The epoch calendar defined by ``genesis`` and ``epoch_seconds``."""
-        return EpochCalendar(self.genesis, self.epoch_seconds)
-
-    def agents_at(self, epoch: int) -> tuple[Agent, ...]:
-        """The registry's agents in force at ``epoch`` (named by its policy version)."""
-        names = set(self.policy_for(epoch).agent_names)
-        return tuple(a for a in self.agents if a.name in names)
-
-    def position_tokens(self, epoch: int | None = None) -> dict[str, PositionToken]:
-        """Address -> position token: the $AIMG vault, the agents' vaults, their pools.
-
-        Every agent of the registry, or with ``epoch`` only the agents in force then.
-        """
-        agents = self.agents if epoch is None else self.agents_at(epoch)
-        out = {self.aimg_vault: PositionToken(self.aimg_vault, "vault", AIMG_VAULT_NAME, None)}
-        for agent in agents:
-            out[agent.vault] = PositionToken(agent.vault, "vault", agent.name, agent.name)
-        for agent in agents:
-            for pool in agent.pools:
-                out[pool.address] = PositionToken(pool.address, "pool", pool.name, agent.name)
-        return out
-
-    def excluded_for(self, epoch: int) -> frozenset[str]:
-        """Every address that never earns at ``epoch``, in any channel or sub-pool (SPEC 4).
-
-        The zero address, the global exclusions, those of the version in force, and each
-        position token's own contract (a pair holding vault shares, a vault holding LP
-        tokens, a token holding itself: none of them can claim).
-        """
-        return (
-            frozenset({ZERO_ADDRESS})
-            | self.excluded_addresses
-            | self.policy_for(epoch).excluded_addresses
-            | frozenset(self.position_tokens(epoch))
-        )
-
-    def emissions_through(self, epoch: int) -> list[int]:
-        """``[E(0), ..., E(epoch)]`` using the policy version in force at each epoch."""
-
-        def curve_at(e: int) -> tuple[int, int]:
-            p = self.policy_for(e)
-            return p.decay_bps, p.tail_emission
-
-        return emission_schedule(self.initial_emission, curve_at, epoch, self.max_total_emission)
-
-
-# --------------------------------------------------------------------------- primitives
 
 
 def _type_name(value: object) -> str:
@@ -235,7 +107,7 @@ def _list(value: object, path: str, *, non_empty: bool = False) -> list:
 
 
 def _int(value: object, path: str, minimum: int | None = None, maximum: int | None = None) -> int:
-    if not isinstance(value, int) or isinstance(value, bool):
+    if not is_int(value):
         raise _fail(path, f"expected an integer, got {_type_name(value)} {value!r}")
     if minimum is not None and value < minimum:
         raise _fail(path, f"{value} is below the minimum {minimum}")
@@ -250,7 +122,7 @@ def _amount(value: object, path: str) -> int:
         if not _DECIMAL_RE.match(value):
             raise _fail(path, f"{value!r} is not a non-negative decimal integer string")
         amount = int(value)
-    elif isinstance(value, int) and not isinstance(value, bool):
+    elif is_int(value):
         amount = value
     else:
         raise _fail(
@@ -335,9 +207,6 @@ def _bps_table(
     if sum_to is not None and sum(out.values()) != sum_to:
         raise _fail(path, f"sums to {sum(out.values())}, expected {sum_to}")
     return out
-
-
-# --------------------------------------------------------------------------- sections
 
 
 def _parse_agents(value: object) -> tuple[Agent, ...]:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from aimg_pipeline.lib.integers import is_int
+
 BPS = 10_000
 
 #: ``curve_at(e) -> (decay_bps, tail_emission)`` of the policy version in force at epoch e.
@@ -17,7 +19,7 @@ CurveAt = Callable[[int], tuple[int, int]]
 
 
 def _check_int(name: str, value: object, minimum: int = 0) -> int:
-    if not isinstance(value, int) or isinstance(value, bool):
+    if not is_int(value):
         raise TypeError(f"{name} must be an int, got {type(value).__name__}: {value!r}")
     if value < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {value}")
@@ -67,13 +69,3 @@ def emission_schedule(
             left -= amount
         out.append(amount)
     return out
-
-
-def emission_for_epoch(
-    initial_emission: int,
-    curve_at: CurveAt,
-    epoch: int,
-    max_total_emission: int | None = None,
-) -> int:
-    """``E(epoch)``: convenience wrapper over :func:`emission_schedule`."""
-    return emission_schedule(initial_emission, curve_at, epoch, max_total_emission)[-1]

@@ -1,4 +1,4 @@
-"""The published JSON texts of a Merkle tree, rendered and parsed on arrays.
+"""The published JSON texts of a Merkle tree, rendered on arrays.
 
 ``merkle_tree.json`` and ``claims.json`` are exactly ``json.dumps(document, indent=2,
 ensure_ascii=False) + "\\n"`` of the tree's dump and of the claims document (SPEC 9). At 1M
@@ -7,29 +7,20 @@ claims they are ~0.3 GB and ~1.6 GB, almost all of it hex nodes on lines of one 
 node took ~25 s; here the fixed-width lines are laid out as rows of one numpy array (the
 node's hex copied in by index), and only what varies per claim (amount, tree index) goes
 through Python, once per claim. ``test_fast_paths`` checks the bytes against ``json.dumps``.
-
-``parse_tree_json`` reads back exactly the bytes ``tree_json`` writes (anything else: None,
-and the caller uses ``json.loads`` + ``StandardMerkleTree.load``, which give the same result
-and the detailed errors); the tree it returns has passed every check ``load`` makes.
+Nothing here reads the files back: ``aimg verify`` reads them with its own code.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterator
 from itertools import islice
 
 import numpy as np
 
-from aimg_pipeline.lib.merkle import (
-    StandardMerkleTree,
-    _gc_paused,
-    _nodes_from_ascii,
-    _proof_siblings,
-)
+from aimg_pipeline.lib.merkle import StandardMerkleTree, gc_paused, proof_siblings
 
-__all__ = ["claims_json", "parse_tree_json", "tree_json"]
+__all__ = ["claims_json", "tree_json"]
 
 _CHUNK = 8_192  # claims rendered per piece (~13 MB of claims.json: below glibc's mmap threshold)
 
@@ -39,11 +30,6 @@ _NODE_LINE = (b'    "0x', b'"')  # around a node's 64 hex digits
 _NODE_SEP = b",\n"  # after every node line but the last
 _VALUES_HEAD = b'\n  ],\n  "values": ['
 _VALUES_END = b"\n  ]\n}\n"
-_VALUE = re.compile(r'(,?)\n    \{\n      "value": \[\n        "(0x[0-9a-fA-F]{40})",\n'
-                    r'        "(0|[1-9][0-9]*)"\n      \],\n      "treeIndex": (0|[1-9][0-9]*)'
-                    r'\n    \}')
-_VALUE_FIXED = len('\n    {\n      "value": [\n        "",\n        ""\n      ],\n'
-                   '      "treeIndex": \n    }')
 
 _CLAIM_HEAD = (b',\n    "', b'": {\n      "amount": "')  # around the account; amount follows
 _PROOF_OPEN = b'",\n      "proof": ['
@@ -61,7 +47,7 @@ def _put(rows: np.ndarray, at: int, text: bytes) -> int:
 def tree_json(tree: StandardMerkleTree) -> Iterator[bytes]:
     """``merkle_tree.json`` in pieces: exactly ``json.dumps(tree.dump(), indent=2) + "\\n"``."""
     yield _TREE_HEAD
-    hex_rows = tree._hex_rows()
+    hex_rows = tree.hex_rows()
     step = 4 * _CHUNK
     for start in range(0, len(hex_rows), step):
         part = hex_rows[start:start + step]
@@ -73,7 +59,7 @@ def tree_json(tree: StandardMerkleTree) -> Iterator[bytes]:
         text = lines.tobytes()
         yield text if start + step < len(hex_rows) else text[:-len(_NODE_SEP)]
     yield _VALUES_HEAD
-    values = zip(tree._accounts, tree._amounts, tree._tree_index.tolist(), strict=True)
+    values = zip(tree.accounts, tree.amounts, tree.tree_index.tolist(), strict=True)
     first = True
     while chunk := list(islice(values, _CHUNK)):
         text = "".join([
@@ -100,19 +86,19 @@ def claims_json(epoch: int, tree: StandardMerkleTree, total: int) -> Iterator[by
               f'  "total": "{total}",\n  "claims": {{').encode()
     n = len(tree)
     if n == 1:  # the proof is empty: "[]"
-        account, amount = tree._accounts[0], tree._amounts[0]
+        account, amount = tree.accounts[0], tree.amounts[0]
         yield (header + _CLAIM_HEAD[0][1:] + account.encode() + _CLAIM_HEAD[1]
                + str(amount).encode() + _NO_PROOF + b"\n  }\n}\n")
         return
-    yield header + _CLAIM_HEAD[0][1:] + tree._accounts[0].encode() + _CLAIM_HEAD[1]
-    hex_rows = tree._hex_rows()
+    yield header + _CLAIM_HEAD[0][1:] + tree.accounts[0].encode() + _CLAIM_HEAD[1]
+    hex_rows = tree.hex_rows()
     line = len(_PROOF_LINE[0]) + 64 + len(_PROOF_LINE[1])
     head = len(_CLAIM_HEAD[0]) + 42 + len(_CLAIM_HEAD[1])
-    with _gc_paused():  # millions of short-lived memoryviews: no collections meanwhile
+    with gc_paused():  # millions of short-lived memoryviews: no collections meanwhile
         for start in range(0, n, _CHUNK):
             stop = min(start + _CHUNK, n)
             m = stop - start
-            siblings = _proof_siblings(tree._tree_index[start:stop])
+            siblings = proof_siblings(tree.tree_index[start:stop])
             lengths = (siblings >= 0).sum(axis=1)
             depth = siblings.shape[1]
             # The template row: the longest proof, every line ending in ","; rows with a
@@ -126,7 +112,7 @@ def claims_json(epoch: int, tree: StandardMerkleTree, total: int) -> Iterator[by
             lines = rows[:, len(_PROOF_OPEN):len(_PROOF_OPEN) + depth * line]
             lines = lines.reshape(m, depth, line)[:, :, len(_PROOF_LINE[0]):][:, :, :64]
             np.take(hex_rows, siblings, axis=0, out=lines, mode="clip")
-            following = "".join(tree._accounts[start + 1:stop + 1]).encode("ascii")
+            following = "".join(tree.accounts[start + 1:stop + 1]).encode("ascii")
             heads = np.empty((len(following) // 42, head), dtype=np.uint8)
             at = _put(heads, 0, _CLAIM_HEAD[0])
             heads[:, at:at + 42] = np.frombuffer(following, np.uint8).reshape(-1, 42)
@@ -144,64 +130,9 @@ def claims_json(epoch: int, tree: StandardMerkleTree, total: int) -> Iterator[by
             ends += np.arange(0, m * width, width)
             view = memoryview(rows.reshape(-1))
             parts: list[object] = [None] * (2 * m)
-            parts[0::2] = "\n".join(map(str, tree._amounts[start:stop])).encode().split(b"\n")
+            parts[0::2] = "\n".join(map(str, tree.amounts[start:stop])).encode().split(b"\n")
             parts[1::2] = map(view.__getitem__,
                               map(slice, range(0, m * width, width), ends.tolist()))
             yield b"".join(parts)  # type: ignore[arg-type]
     yield b"\n  }\n}\n"
 
-
-def parse_tree_json(data: bytes) -> StandardMerkleTree | None:
-    """The tree of a ``merkle_tree.json`` written by ``tree_json``, fully validated; None for
-    any other bytes (then ``json.loads`` + ``StandardMerkleTree.load`` decide, and explain).
-
-    Accepted text is exactly what ``json.dumps(dump, indent=2) + "\\n"`` gives for a
-    well-formed dump, so the values read are the ones ``json.loads`` would give: the node
-    lines are checked column by column, the value entries must tile their section exactly.
-    """
-    if not data.startswith(_TREE_HEAD) or not data.endswith(_VALUES_END):
-        return None
-    with _gc_paused():  # ~1M tuples from the regex: no collections meanwhile
-        return _parse_tree_json(data)
-
-
-def _parse_tree_json(data: bytes) -> StandardMerkleTree | None:
-    split = data.find(_VALUES_HEAD, len(_TREE_HEAD))
-    before, after = _NODE_LINE[0][:-2], _NODE_LINE[1] + _NODE_SEP  # around "0x" + 64 digits
-    line = len(before) + 66 + len(after)
-    size = split - len(_TREE_HEAD) + len(_NODE_SEP)  # as if the last line had its ",\n"
-    if split < 0 or size <= 0 or size % line:
-        return None
-    m = size // line
-    lines = np.empty((m, line), dtype=np.uint8)
-    lines.reshape(-1)[:size - len(_NODE_SEP)] = np.frombuffer(
-        data, np.uint8, count=size - len(_NODE_SEP), offset=len(_TREE_HEAD))
-    _put(lines[-1:], line - len(_NODE_SEP), _NODE_SEP)
-    if not ((lines[:, :len(before)] == np.frombuffer(before, np.uint8)).all()
-            and (lines[:, line - len(after):] == np.frombuffer(after, np.uint8)).all()):
-        return None
-    nodes = _nodes_from_ascii(lines[:, len(before):len(before) + 66])
-    del lines
-    body = data[split + len(_VALUES_HEAD):len(data) - len(_VALUES_END)]
-    if nodes is None or not body.isascii():
-        return None
-    entries = _VALUE.findall(body.decode("ascii"))
-    n = len(entries)
-    if not n or 2 * n - 1 != m:
-        return None
-    commas = [entry[0] for entry in entries]
-    accounts = [entry[1] for entry in entries]
-    amounts = [entry[2] for entry in entries]
-    indices = [entry[3] for entry in entries]
-    del entries
-    covered = (n * (_VALUE_FIXED + 42) + (n - 1) + sum(map(len, amounts))
-               + sum(map(len, indices)))
-    # Non-overlapping matches whose lengths add up to the section's tile it exactly; the
-    # first entry has no "," before it and every other one has.
-    if commas[0] or commas.count(",") != n - 1 or covered != len(body):
-        return None
-    try:
-        return StandardMerkleTree._from_parts(nodes, accounts, list(map(int, amounts)),
-                                              list(map(int, indices)))
-    except ValueError:  # a decimal past int's digit limit: let json + load report it
-        return None

@@ -38,7 +38,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from aimg_pipeline.columnar import CHUNK, fixed_width, in_order
+from aimg_pipeline.lib.columnar import CHUNK, fixed_width, in_order
 from aimg_pipeline.warehouse import TABLES
 
 # The raw_logs columns classify_logs.sql and the decoders read (not block_hash,

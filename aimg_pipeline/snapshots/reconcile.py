@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from aimg_pipeline.chain import ChainClient
-from aimg_pipeline.lib.config import ZERO_ADDRESS, Config
+from aimg_pipeline.ingest.chain import ChainClient
+from aimg_pipeline.lib.policy import ZERO_ADDRESS, Config
 from aimg_pipeline.warehouse import Warehouse
 
 TOTAL_SUPPLY = "0x18160ddd"

@@ -43,22 +43,20 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from aimg_pipeline.chain import ChainError, EpochBlocks, EpochNotFinalError, _utc
-from aimg_pipeline.columnar import hex_text, in_order
-from aimg_pipeline.ingest import (
+from aimg_pipeline.ingest.chain import ChainError, EpochBlocks, EpochNotFinalError
+from aimg_pipeline.ingest.scope import LogScope, log_scope, watched_topics
+from aimg_pipeline.ingest.store import (
     RAW_COLUMNS,
     IngestResult,
-    LogScope,
     Progress,
     drop_repeated_logs,
     last_row,
-    log_scope,
-    watched_topics,
     write_epoch_row,
 )
-from aimg_pipeline.lib.calendar import EpochWindow
-from aimg_pipeline.lib.config import Config
-from aimg_pipeline.warehouse import TABLES, Warehouse, run_sql
+from aimg_pipeline.lib.calendar import EpochWindow, utc_text
+from aimg_pipeline.lib.columnar import hex_text, in_order
+from aimg_pipeline.lib.policy import Config
+from aimg_pipeline.warehouse import SQL_DIR, TABLES, Warehouse, run_sql
 
 FILE_NAME = re.compile(
     r"^(?P<network>.+)__(?P<dataset>logs|blocks)__(?P<start>\d+)_to_(?P<end>\d+)\.parquet$")
@@ -169,11 +167,12 @@ class FileSource:
                          block_files=block_files).to_pylist()[0]
         if bounds["max_timestamp"] is None or bounds["max_timestamp"] < window.end:
             reach = ("no block" if bounds["max_block"] is None else
-                     f"block {bounds['max_block']} at {_utc(bounds['max_timestamp'])}")
+                     f"block {bounds['max_block']} at {utc_text(bounds['max_timestamp'])}")
             raise EpochNotFinalError(
-                f"epoch {epoch} ({_utc(window.start)} to {_utc(window.end)}) is not final in "
-                f"the files of {self.directory}: they reach {reach}; it is final at "
-                f"{_utc(window.end)} once files holding a block at or after that time are added")
+                f"epoch {epoch} ({utc_text(window.start)} to {utc_text(window.end)}) is not "
+                f"final in the files of {self.directory}: they reach {reach}; it is final at "
+                f"{utc_text(window.end)} once files holding a block at or after that time are "
+                "added")
         last = bounds["last_block"] if bounds["last_block"] is not None else -1
         first = bounds["first_block"]
         self._check_boundaries(con, block_files, epoch, window, config.start_block, first, last)
@@ -224,12 +223,12 @@ class FileSource:
             below = present["highest_below_first"]
             missing = f"{(below + 1) if below is not None else start_block}..{first - 1}"
             problems.append(f"blocks {missing} (just before block {first}, the first found at "
-                            f"or after {_utc(window.start)})")
+                            f"or after {utc_text(window.start)})")
         if present["after_last"] is None:
             above = present["lowest_above_last"]
             missing = f"{last + 1}..{above - 1}" if above is not None else f"{last + 1}.."
             problems.append(f"blocks {missing} (just after block {last}, the last found "
-                            f"before {_utc(window.end)})")
+                            f"before {utc_text(window.end)})")
         if problems:
             raise FileSourceError(
                 f"epoch {epoch}: the blocks files of {self.directory} lack "
@@ -287,7 +286,7 @@ class FileSource:
         """Stream sql/cryo_logs.sql's record batches (sorted, blocks joined) into ``write``,
         each log once; returns (rows written, repeats dropped)."""
         schema = TABLES["raw_logs"][0]
-        text = (Path(__file__).resolve().parent.parent / "sql" / "cryo_logs.sql").read_text()
+        text = (SQL_DIR / "cryo_logs.sql").read_text()
         reader = con.sql(text, params={
             "block_files": block_files, "log_files": log_files,
             "from_block": scope.from_block, "to_block": scope.to_block,

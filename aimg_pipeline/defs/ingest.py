@@ -12,8 +12,8 @@ import dagster as dg
 
 from aimg_pipeline.defs.partitions import epoch_backfill_policy, epoch_partitions, epochs_of
 from aimg_pipeline.defs.resources import AimgSettings, ChainResource
-from aimg_pipeline.filesource import FileSource
-from aimg_pipeline.ingest import ingest_epoch
+from aimg_pipeline.ingest.files import FileSource
+from aimg_pipeline.ingest.rpc import ingest_epoch
 
 
 class RawLogsConfig(dg.Config):

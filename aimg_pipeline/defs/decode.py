@@ -7,14 +7,15 @@ earlier epoch makes a later one a duplicate, so it runs after the previous epoch
 
 import dagster as dg
 
+from aimg_pipeline.decode.contributions import accept_contributions
+from aimg_pipeline.decode.logs import decode_epoch
 from aimg_pipeline.defs.partitions import (
-    await_previous_epoch,
     epoch_backfill_policy,
     epoch_partitions,
     epochs_of,
+    needs_previous_epoch,
 )
 from aimg_pipeline.defs.resources import AimgSettings
-from aimg_pipeline.transform import accept_contributions, decode_epoch
 
 TABLES = ("position_changes", "votes", "contribution_events", "quarantine")
 
@@ -75,10 +76,10 @@ def decoded(context: dg.AssetExecutionContext, settings: AimgSettings):
     "accepted before (in an earlier epoch, or earlier in this one), weighted by score × kind "
     "multiplier. Repeats go to the quarantine view.",
 )
+@needs_previous_epoch("contributions")
 def contributions(context: dg.AssetExecutionContext, settings: AimgSettings):
     config, warehouse = settings.config(), settings.warehouse()
     epochs = epochs_of(context, config.calendar())
-    await_previous_epoch(context, config.calendar(), warehouse, "contributions", epochs)
     results = [accept_contributions(config, warehouse, e) for e in epochs]
     duplicates = sum(r.duplicates for r in results)
     yield dg.MaterializeResult(metadata={

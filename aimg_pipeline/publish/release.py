@@ -9,18 +9,12 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from aimg_pipeline import __version__
-from aimg_pipeline.chain import ChainClient, ChainError
-from aimg_pipeline.lib.config import Config
-from aimg_pipeline.publish import (
-    ALLOCATION_FIELDS,
-    FOLDER_MODE,
-    MANIFEST,
-    EpochRelease,
-    PublishResult,
-    build_artifacts,
-    publish,
-)
-from aimg_pipeline.rewards import epoch_emission
+from aimg_pipeline.ingest.chain import ChainClient, ChainError
+from aimg_pipeline.lib.policy import Config
+from aimg_pipeline.publish.artifacts import ALLOCATION_FIELDS, EpochRelease, build_artifacts
+from aimg_pipeline.publish.folder import PublishResult, publish
+from aimg_pipeline.publish.layout import FOLDER_MODE, MANIFEST
+from aimg_pipeline.rewards.emissions import epoch_emission
 from aimg_pipeline.warehouse import Warehouse
 
 # the manifest's input row counts: table -> the warehouse tables it counts (quarantine: every

@@ -11,7 +11,7 @@ from typing import Any
 
 from web3 import Web3
 
-BUILD = Path(__file__).resolve().parent / "demo" / "build"
+BUILD = Path(__file__).resolve().parents[1] / "demo" / "build"
 
 
 def distributor_contract(w3: Web3, address: str) -> Any:

@@ -1,0 +1,193 @@
+"""The numbers of an epoch report, from the published folders: the epoch's manifest,
+claims and allocations, the epochs before it, the checks a signer looks at, and the exact
+formatting of wei as AIMG (AIMG = 10^18 wei, truncated, never through a float).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections import defaultdict
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+from aimg_pipeline.lib.policy import Config
+from aimg_pipeline.publish.layout import MANIFEST, epoch_folder
+from aimg_pipeline.verify import VerifyError, verify
+
+WEI = 10**18
+
+
+TREND_EPOCHS = 12  # epochs of per-account history read for the trend charts
+
+
+class ReportError(RuntimeError):
+    """The report cannot be built (the epoch is not published)."""
+
+
+def aimg(wei: int, decimals: int = 2) -> str:
+    """``wei`` in AIMG with thousands separators, truncated to ``decimals`` (integer math)."""
+    sign = "-" if wei < 0 else ""
+    whole, rest = divmod(abs(wei), WEI)
+    if decimals == 0:
+        return f"{sign}{whole:,}"
+    frac = rest * 10**decimals // WEI
+    return f"{sign}{whole:,}.{frac:0{decimals}d}"
+
+
+def percent(part: int, whole: int, decimals: int = 2) -> str:
+    """``part / whole`` as a percentage, rounded half up from exact integers."""
+    if whole == 0:
+        return "–"
+    scaled = (abs(part) * 100 * 10**decimals * 2 + whole) // (2 * whole)
+    sign = "-" if part < 0 else ""
+    return f"{sign}{scaled // 10**decimals}.{scaled % 10**decimals:0{decimals}d} %"
+
+
+def signed(wei: int, decimals: int = 2) -> str:
+    return ("+" if wei > 0 else "") + aimg(wei, decimals)
+
+
+def gini(amounts: list[int]) -> Fraction:
+    """Exact Gini coefficient of non-negative integers (0 = equal, → 1 = one takes all).
+
+    With x sorted ascending and i = 1..n: G = 2·Σ i·x_i / (n·Σx) − (n+1)/n.
+    """
+    xs = sorted(a for a in amounts if a > 0)
+    n, total = len(xs), sum(xs)
+    if n == 0 or total == 0:
+        return Fraction(0)
+    weighted = sum(i * x for i, x in enumerate(xs, start=1))
+    return Fraction(2 * weighted, n * total) - Fraction(n + 1, n)
+
+
+def fraction_text(value: Fraction, decimals: int = 4) -> str:
+    scaled = round(value * 10**decimals)
+    return f"{scaled // 10**decimals}.{scaled % 10**decimals:0{decimals}d}"
+
+
+@dataclass
+class EpochData:
+    """One published epoch as the report needs it (exact integers throughout)."""
+
+    epoch: int
+    manifest: dict[str, Any]
+    claims: dict[str, int]  # checksummed account -> cumulative amount
+    rows: list[dict[str, Any]]  # allocations.csv rows with int amount
+    by_account: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def emission(self) -> int:
+        return int(self.manifest["emission"])
+
+    @property
+    def by_channel(self) -> dict[str, int]:
+        return {c: int(a) for c, a in self.manifest["totals_by_channel"].items()}
+
+    @property
+    def recipients(self) -> dict[str, int]:
+        return {a: v for a, v in self.by_account.items() if v > 0}
+
+
+def load_epoch(root: Path, epoch: int) -> EpochData:
+    """Read one published epoch folder (manifest, claims, allocations)."""
+    folder = epoch_folder(root, epoch)
+    if not (folder / MANIFEST).is_file():
+        raise ReportError(f"epoch {epoch} is not published ({folder} has no manifest)")
+    manifest = json.loads((folder / MANIFEST).read_text())
+    claims_doc = json.loads((folder / "claims.json").read_text())
+    claims = {a: int(c["amount"]) for a, c in claims_doc["claims"].items()}
+    rows = []
+    by_account: dict[str, int] = defaultdict(int)
+    with open(folder / "allocations.csv", newline="") as handle:
+        for row in csv.DictReader(handle):
+            row["amount"] = int(row["amount"])
+            rows.append(row)
+            by_account[row["account"]] += row["amount"]
+    return EpochData(epoch, manifest, claims, rows, dict(by_account))
+
+
+def manifest_of(root: Path, epoch: int) -> dict[str, Any]:
+    return json.loads((epoch_folder(root, epoch) / MANIFEST).read_text())
+
+
+def names_of(config: Config | None) -> dict[str, tuple[str, str]]:
+    """Lowercase address -> (label, agent) for vaults, pools, agent treasuries, the treasury."""
+    if config is None:
+        return {}
+    out: dict[str, tuple[str, str]] = {}
+    for address, token in config.position_tokens().items():
+        agent = token.agent or token.name
+        label = f"{token.name} vault" if token.kind == "vault" else f"{token.name} pool"
+        out[address.lower()] = (label, agent)
+    for agent in config.agents:
+        out.setdefault(agent.treasury.lower(), (f"{agent.name} SubDAO treasury", agent.name))
+    out.setdefault(config.treasury.lower(), ("treasury", "treasury"))
+    return out
+
+
+def short_address(address: str) -> str:
+    return f"{address[:8]}…{address[-6:]}" if address.startswith("0x") else address
+
+
+def subpool_label(row: dict[str, Any], names: dict[str, tuple[str, str]]) -> tuple[str, str]:
+    """(sub-pool label, agent) of an allocation row."""
+    pool, channel = row["pool"], row["channel"]
+    if pool.lower() in names:
+        return names[pool.lower()]
+    if channel in ("governance", "subdao"):
+        return (f"{pool} {channel}", pool)
+    if channel == "contribution":
+        return ("contributions", "contributions")
+    return (short_address(pool), short_address(pool))
+
+
+def run_checks(root: Path, data: EpochData, config: Config | None) -> list[tuple[str, str, str]]:
+    """(check, PASS/WARN/FAIL, detail): what a signer wants to see before signing."""
+    out: list[tuple[str, str, str]] = []
+    folder = epoch_folder(root, data.epoch)
+    try:
+        result = verify(folder)
+        previous = ("and against the previous epoch" if result["checked_previous"]
+                    else "(no previous epoch beside it)")
+        out.append(("aimg verify", "PASS",
+                    f"file hashes, root, {result['accounts']} proofs, totals {previous}"))
+    except VerifyError as exc:
+        out.append(("aimg verify", "FAIL", str(exc)))
+    allocated = sum(r["amount"] for r in data.rows)
+    out.append(("conservation", "PASS" if allocated == data.emission else "FAIL",
+                f"allocations sum to {allocated} wei, emission {data.emission} wei"))
+    if config is not None:
+        expected = config.emissions_through(data.epoch)[data.epoch]
+        out.append(("emission schedule", "PASS" if expected == data.emission else "FAIL",
+                    f"SPEC 5 schedule gives {expected} wei for epoch {data.epoch}"))
+        policy = config.policy_for(data.epoch)
+        same = (policy.version, policy.digest) == (data.manifest["policy"]["version"],
+                                                   data.manifest["policy"]["hash"])
+        out.append(("policy", "PASS" if same else "FAIL",
+                    f"published with {data.manifest['policy']['version']}, the config in force "
+                    f"is {policy.version} ({policy.digest[:12]}…)"))
+    if data.epoch > 0:
+        before = manifest_of(root, data.epoch - 1)
+        lower = [a for a, v in load_epoch(root, data.epoch - 1).claims.items()
+                 if data.claims.get(a, 0) < v]
+        out.append(("cumulative claims never decrease", "FAIL" if lower else "PASS",
+                    f"{len(lower)} accounts lower than in epoch {data.epoch - 1}"))
+        out.append(("block continuity",
+                    "PASS" if before["blocks"]["to_block"] + 1 == data.manifest["blocks"][
+                        "from_block"] else "WARN",
+                    f"previous epoch ended at block {before['blocks']['to_block']}, this one "
+                    f"starts at {data.manifest['blocks']['from_block']}"))
+    quarantined = int(data.manifest.get("input_rows", {}).get("quarantine", 0))
+    out.append(("quarantined logs", "WARN" if quarantined else "PASS",
+                f"{quarantined} logs kept out of the weights (see the quarantine table)"))
+    unallocated = sum(r["amount"] for r in data.rows if r["reason"] == "unallocated")
+    out.append(("unallocated to treasury", "WARN" if unallocated else "PASS",
+                f"{aimg(unallocated)} AIMG of empty sub-pools went to the treasury"))
+    if "republished" in data.manifest:
+        note = data.manifest["republished"]
+        out.append(("republished", "WARN", f"reason: {note.get('reason')}; previous root "
+                    f"{note.get('previous_root')}"))
+    return out

@@ -1,0 +1,281 @@
+"""The epoch report page: one self-contained HTML file per published epoch, written to
+``AIMG_HOME/reports/epoch-NNNNN.html``, and its optional screenshot (headless Chromium).
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import shutil
+import subprocess
+import tempfile
+from collections import defaultdict
+from pathlib import Path
+
+from aimg_pipeline.lib.policy import CHANNELS, Config
+from aimg_pipeline.publish.layout import epoch_folder
+from aimg_pipeline.report.charts import (
+    TOP_N,
+    plot_agents,
+    plot_channels,
+    plot_distribution,
+    plot_emissions,
+    plot_trends,
+)
+from aimg_pipeline.report.figures import (
+    TREND_EPOCHS,
+    ReportError,
+    aimg,
+    fraction_text,
+    gini,
+    load_epoch,
+    manifest_of,
+    names_of,
+    percent,
+    run_checks,
+    signed,
+    subpool_label,
+)
+
+
+def _table(header: list[str], rows: list[list[str]], numeric_from: int = 1) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    body = "".join(
+        "<tr>" + "".join(
+            f"<td class='{'num' if i >= numeric_from else ''}'>{cell}</td>"
+            for i, cell in enumerate(row)) + "</tr>"
+        for row in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _img(png: str, alt: str) -> str:
+    return f"<img alt='{html.escape(alt)}' src='data:image/png;base64,{png}'>"
+
+
+CSS = """
+body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:0;background:#f6f7f9;
+color:#1d2330}
+main{max-width:1180px;margin:0 auto;padding:24px}
+h1{margin:0 0 4px 0;font-size:26px}h2{margin:28px 0 10px 0;font-size:19px}
+.sub{color:#5b6475;margin-bottom:18px}
+.cards{display:grid;grid-template-columns:repeat(5,1fr);gap:12px}
+.card{background:#fff;border-radius:8px;padding:12px 14px;box-shadow:0 1px 2px #0001}
+.card .k{color:#5b6475;font-size:12px;text-transform:uppercase;letter-spacing:.04em}
+.card .v{font-size:20px;font-weight:600;margin-top:4px}
+section{background:#fff;border-radius:8px;padding:4px 18px 16px;margin-top:16px;
+box-shadow:0 1px 2px #0001}
+img{max-width:100%}
+table{border-collapse:collapse;width:100%;font-size:13px}
+th,td{padding:5px 8px;border-bottom:1px solid #e6e8ec;text-align:left;vertical-align:top}
+td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+code,.mono{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12px}
+.PASS{color:#fff;background:#2e7d32}.FAIL{color:#fff;background:#c62828}
+.WARN{color:#1d2330;background:#f9c74f}
+.badge{padding:2px 8px;border-radius:10px;font-weight:600;font-size:12px}
+.foot{color:#5b6475;font-size:12px;margin-top:16px}
+"""
+
+
+def render(root: Path, epoch: int, config: Config | None = None) -> str:
+    """The HTML of epoch ``epoch``'s report, from the folders under publish root ``root``."""
+    root = Path(root)
+    data = load_epoch(root, epoch)
+    previous = load_epoch(root, epoch - 1) if epoch > 0 else None
+    names = names_of(config)
+    m = data.manifest
+    emissions = [int(manifest_of(root, e)["emission"]) for e in range(epoch + 1)]
+    history = [load_epoch(root, e) for e in range(max(0, epoch - TREND_EPOCHS + 1), epoch)]
+    history.append(data)
+
+    recipients = data.recipients
+    g = gini(list(recipients.values()))
+    checks = run_checks(root, data, config)
+    failed = sum(1 for _, status, _ in checks if status == "FAIL")
+
+    by_agent: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    subpools: dict[tuple[str, str, str], list[int]] = {}
+    channels_of: dict[str, set[str]] = defaultdict(set)
+    for row in data.rows:
+        label, agent = subpool_label(row, names)
+        if row["reason"] == "unallocated":
+            agent = "treasury (unallocated)"
+        by_agent[agent][row["channel"]] += row["amount"]
+        key = (row["channel"], label, agent)
+        entry = subpools.setdefault(key, [0, 0])
+        entry[0] += row["amount"]
+        entry[1] += 1 if row["amount"] > 0 and row["reason"] == "earned" else 0
+        if row["amount"]:
+            channels_of[row["account"]].add(row["channel"])
+
+    cards = [
+        ("emission this epoch", f"{aimg(data.emission, 0)} AIMG"),
+        ("emitted to date", f"{aimg(sum(emissions), 0)} AIMG"),
+        ("recipients", f"{len(recipients):,}"),
+        ("Gini (this epoch)", fraction_text(g, 3)),
+        ("checks", f"{len(checks) - failed}/{len(checks)} not failing"),
+    ]
+    card_html = "".join(
+        f"<div class='card'><div class='k'>{html.escape(k)}</div>"
+        f"<div class='v'>{html.escape(v)}</div></div>" for k, v in cards)
+
+    check_rows = [[html.escape(name), f"<span class='badge {status}'>{status}</span>",
+                   html.escape(detail)] for name, status, detail in checks]
+
+    channel_rows = []
+    for c in CHANNELS:
+        now = data.by_channel.get(c, 0)
+        before = previous.by_channel.get(c, 0) if previous else None
+        channel_rows.append([
+            c, percent(now, data.emission), aimg(now), f"<span class='mono'>{now}</span>",
+            signed(now - before) if before is not None else "–",
+            percent(now - before, before) if before else "–",
+        ])
+    channel_rows.append(["<b>total</b>", "100.00 %", f"<b>{aimg(data.emission)}</b>",
+                         f"<span class='mono'>{data.emission}</span>",
+                         signed(data.emission - previous.emission) if previous else "–",
+                         percent(data.emission - previous.emission, previous.emission)
+                         if previous else "–"])
+
+    subpool_rows = [
+        [html.escape(channel), html.escape(label), html.escape(agent), f"{count:,}",
+         aimg(amount), percent(amount, data.emission)]
+        for (channel, label, agent), (amount, count) in sorted(
+            subpools.items(), key=lambda kv: (CHANNELS.index(kv[0][0])
+                                              if kv[0][0] in CHANNELS else 99, -kv[1][0]))
+    ]
+
+    total_received = sum(recipients.values())
+    top = sorted(recipients.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_N]
+    top_rows = []
+    for rank, (account, amount) in enumerate(top, start=1):
+        label = names.get(account.lower(), (None,))[0]
+        who = f"<span class='mono'>{html.escape(account)}</span>" + (
+            f" <small>({html.escape(label)})</small>" if label else "")
+        cumulative = data.claims.get(account, 0)
+        before = previous.claims.get(account, 0) if previous else 0
+        top_rows.append([str(rank), who, html.escape(", ".join(sorted(channels_of[account]))),
+                         aimg(amount), percent(amount, total_received), aimg(cumulative),
+                         signed(cumulative - before)])
+
+    eoe_rows: list[list[str]] = []
+    if previous is not None:
+        prev_recipients = previous.recipients
+        new = set(recipients) - set(prev_recipients)
+        gone = set(prev_recipients) - set(recipients)
+        top10_now = sum(sorted(recipients.values(), reverse=True)[:10])
+        top10_before = sum(sorted(prev_recipients.values(), reverse=True)[:10])
+        g_before = gini(list(prev_recipients.values()))
+
+        def row(name: str, before: str, now: str, change: str) -> list[str]:
+            return [html.escape(name), before, now, change]
+
+        eoe_rows = [
+            row("emission (AIMG)", aimg(previous.emission), aimg(data.emission),
+                signed(data.emission - previous.emission)),
+            row("recipients", f"{len(prev_recipients):,}", f"{len(recipients):,}",
+                f"{len(recipients) - len(prev_recipients):+,} ({len(new):,} new, "
+                f"{len(gone):,} gone)"),
+            row("accounts with a claim", f"{len(previous.claims):,}", f"{len(data.claims):,}",
+                f"{len(data.claims) - len(previous.claims):+,}"),
+            row("Gini", fraction_text(g_before), fraction_text(g),
+                f"{'+' if g >= g_before else '-'}{fraction_text(abs(g - g_before))}"),
+            row("top-10 share", percent(top10_before, sum(prev_recipients.values())),
+                percent(top10_now, total_received), ""),
+            row("total claimable (AIMG)", aimg(int(previous.manifest["total"])),
+                aimg(int(m["total"])), signed(int(m["total"]) - int(previous.manifest["total"]))),
+        ]
+        for table in sorted(m.get("input_rows", {})):
+            b, n = previous.manifest["input_rows"].get(table, 0), m["input_rows"][table]
+            eoe_rows.append(row(f"input rows: {table}", f"{b:,}", f"{n:,}", f"{n - b:+,}"))
+
+    window = m["window"]
+    blocks = m["blocks"]
+    republished = ""
+    if "republished" in m:
+        note = m["republished"]
+        republished = (f"<p><b>Republished</b>: {html.escape(str(note.get('reason')))} "
+                       f"(previous root <code>{html.escape(str(note.get('previous_root')))}"
+                       "</code>)</p>")
+    sections = [
+        f"<section><h2>Checks</h2>{_table(['check', 'result', 'detail'], check_rows, 99)}"
+        "</section>",
+        f"<section><h2>Emission curve to date</h2>{_img(plot_emissions(emissions, epoch), 'emission curve')}"  # noqa: E501
+        "</section>",
+        f"<section><h2>Channel split</h2>{_img(plot_channels(data, previous), 'channel split')}"
+        + _table(["channel", "share", "AIMG", "wei (exact)", "vs previous (AIMG)", "change"],
+                 channel_rows) + "</section>",
+        f"<section><h2>Allocation by agent and pool</h2>"
+        f"{_img(plot_agents(by_agent), 'allocation by agent')}"
+        + _table(["channel", "sub-pool", "agent", "recipients", "AIMG", "of emission"],
+                 subpool_rows, 3) + "</section>",
+        f"<section><h2>Distribution of recipients</h2>"
+        f"{_img(plot_distribution(list(recipients.values()), fraction_text(g, 3)), 'lorenz')}"
+        f"<p>Gini coefficient of this epoch's amounts per recipient: <b>{fraction_text(g)}"
+        f"</b> (exact over {len(recipients):,} recipients).</p></section>",
+        f"<section><h2>Top {len(top_rows)} recipients</h2>"
+        + _table(["#", "account", "channels", "this epoch (AIMG)", "share", "cumulative claim",
+                  "claim change"], top_rows, 3) + "</section>",
+        f"<section><h2>Epoch over epoch</h2>{_img(plot_trends(history), 'trends')}"
+        + (_table(["", f"epoch {epoch - 1}", f"epoch {epoch}", "change"], eoe_rows)
+           if eoe_rows else "<p>First epoch: nothing to compare with.</p>") + "</section>",
+    ]
+    title = f"AIMG distribution — epoch {epoch}"
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
+<style>{CSS}</style></head><body><main>
+<h1>{html.escape(title)}</h1>
+<div class="sub">{window['start_utc']} → {window['end_utc']} · blocks {blocks['from_block']}–{blocks['to_block']}
+· policy {html.escape(m['policy']['version'])} · code {html.escape(m['code_version'])}<br>
+Merkle root <code>{m['merkle_root']}</code> · {m['accounts']:,} claims totalling {aimg(int(m['total']))} AIMG</div>
+{republished}
+<div class="cards">{card_html}</div>
+{''.join(sections)}
+<p class="foot">Generated from {html.escape(str(epoch_folder(root, epoch)))}. Amounts in AIMG
+(10<sup>18</sup> wei) are truncated to 2 decimals from the exact integers; charts are
+approximate, tables and the published files are exact.</p>
+</main></body></html>
+"""  # noqa: E501
+
+
+def report_path(home: Path, epoch: int) -> Path:
+    """``AIMG_HOME/reports/epoch-NNNNN.html``."""
+    return Path(home) / "reports" / f"epoch-{epoch:05d}.html"
+
+
+def write_report(home: Path, epoch: int, config: Config | None = None) -> Path:
+    """Render epoch ``epoch`` of ``home/published`` and write it atomically; return its path."""
+    page = render(Path(home) / "published", epoch, config)
+    target = report_path(home, epoch)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    temporary.write_text(page, encoding="utf-8")
+    os.replace(temporary, target)
+    return target
+
+
+def find_chromium() -> str | None:
+    """The headless browser used for screenshots, if installed."""
+    for name in ("chromium", "chromium-browser", "google-chrome", "chrome"):
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+def screenshot(page: Path, png: Path, width: int = 1400, height: int = 2400,
+               timeout: float = 120) -> Path:
+    """Render ``page`` with headless Chromium into ``png`` (no network, throwaway profile)."""
+    browser = find_chromium()
+    if browser is None:
+        raise ReportError("chromium is not installed (Debian: apt-get install chromium)")
+    with tempfile.TemporaryDirectory(prefix="aimg-chromium-") as profile:
+        done = subprocess.run(
+            [browser, "--headless", "--no-sandbox", "--disable-gpu",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             "--no-first-run", f"--user-data-dir={profile}", f"--screenshot={png}",
+             f"--window-size={width},{height}", Path(page).resolve().as_uri()],
+            capture_output=True, text=True, timeout=timeout, check=False,
+        )
+    if done.returncode != 0 or not Path(png).is_file():
+        raise ReportError(f"chromium failed ({done.returncode}): {done.stderr.strip()[-500:]}")
+    return Path(png)
