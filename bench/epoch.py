@@ -7,18 +7,18 @@ The stages are the functions the Dagster assets call, in the assets' order:
 | stage | asset | function |
 |---|---|---|
 | ingest | raw/raw_logs (``source: files``) | ``FileSource.ingest_epoch`` |
-| decode | decoded/* | ``transform.decode_epoch`` |
-| snapshot | snapshots/position_snapshots | ``transform.snapshot_epoch`` |
+| decode | decoded/* | ``decode.logs.decode_epoch`` |
+| snapshot | snapshots/position_snapshots | ``snapshots.balances.snapshot_epoch`` |
 | emissions | rewards/epoch_emissions | ``rewards.write_emissions`` |
 | allocations | rewards/allocations | ``rewards.write_allocations`` + ``rewards.epoch_swings`` |
 | claims | rewards/claims | ``rewards.write_claims`` |
-| publish | publish/distribution | ``release.publish_epoch`` (assemble, build, publish+verify) |
+| publish | publish/distribution | ``publish.release.publish_epoch`` (assemble, build, publish+verify) |
 
 ``publish`` verifies the folder it wrote before renaming it into place, and the asset uses that
 report (``result.report``), so there is no second verification to time.
 
 Left out, because there is no chain: the snapshot asset's ``reconcile_epoch`` (eth_call
-totalSupply/balanceOf) and the publish asset's ``release.check_blocks`` (reorg re-check of
+totalSupply/balanceOf) and the publish asset's ``publish.release.check_blocks`` (reorg re-check of
 block hashes). Also left out: the Dagster run itself (event log, metadata) and the HTML
 ``epoch_report`` asset.
 
