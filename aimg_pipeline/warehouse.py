@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -29,7 +29,7 @@ from aimg_pipeline.lib.integers import is_int
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 
-_S, _I, _B = pa.string(), pa.int64(), pa.bool_()
+_S, _I, _B, _D = pa.string(), pa.int64(), pa.bool_(), pa.float64()
 
 # name -> (columns, big-integer columns exposed as BIGNUM). Every table has `epoch`.
 TABLES: dict[str, tuple[pa.Schema, tuple[str, ...]]] = {
@@ -67,6 +67,16 @@ TABLES: dict[str, tuple[pa.Schema, tuple[str, ...]]] = {
         ("kind", _I), ("score", _S), ("block_number", _I), ("transaction_hash", _S),
         ("log_index", _I),
     ]), ("score",)),
+    # a registered pool's Swap and Sync logs (analytics: the yield tables), any timestamp
+    "swaps": (pa.schema([
+        ("epoch", _I), ("pool", _S), ("block_number", _I), ("block_timestamp", _I),
+        ("log_index", _I), ("sender", _S), ("recipient", _S), ("amount0_in", _S),
+        ("amount1_in", _S), ("amount0_out", _S), ("amount1_out", _S),
+    ]), ("amount0_in", "amount1_in", "amount0_out", "amount1_out")),
+    "syncs": (pa.schema([
+        ("epoch", _I), ("pool", _S), ("block_number", _I), ("block_timestamp", _I),
+        ("log_index", _I), ("reserve0", _S), ("reserve1", _S),
+    ]), ("reserve0", "reserve1")),
     "quarantine": (pa.schema([
         ("epoch", _I), ("reason", _S), ("block_number", _I), ("transaction_hash", _S),
         ("log_index", _I), ("address", _S), ("topic0", _S),
@@ -87,6 +97,27 @@ TABLES: dict[str, tuple[pa.Schema, tuple[str, ...]]] = {
     "claims": (pa.schema([
         ("epoch", _I), ("account", _S), ("cumulative_amount", _S),
     ]), ("cumulative_amount",)),
+    # yield (docs/economics.md): display figures (prices, APRs) are DOUBLE, amounts exact
+    "pool_yield": (pa.schema([
+        ("epoch", _I), ("pool", _S), ("pool_name", _S), ("agent", _S), ("token0", _S),
+        ("token1", _S), ("fee_bps", _I), ("swaps", _I), ("volume0", _S), ("volume1", _S),
+        ("fees0", _S), ("fees1", _S), ("reserve0", _S), ("reserve1", _S),
+        ("reserve_seconds0", _S), ("reserve_seconds1", _S), ("twa_reserve0", _S),
+        ("twa_reserve1", _S), ("price_aimg", _D), ("tvl_aimg", _S), ("emissions", _S),
+        ("fees_aimg", _S), ("fee_apr", _D), ("emission_apr", _D), ("total_apr", _D),
+        ("note", _S),
+    ]), ("volume0", "volume1", "fees0", "fees1", "reserve0", "reserve1", "reserve_seconds0",
+         "reserve_seconds1", "twa_reserve0", "twa_reserve1", "tvl_aimg", "emissions",
+         "fees_aimg")),
+    "vault_yield": (pa.schema([
+        ("epoch", _I), ("vault", _S), ("vault_name", _S), ("agent", _S), ("asset", _S),
+        ("share_seconds", _S), ("twa_shares", _S), ("total_assets", _S), ("price_aimg", _D),
+        ("staked_aimg", _S), ("emissions", _S), ("emission_apr", _D), ("note", _S),
+    ]), ("share_seconds", "twa_shares", "total_assets", "staked_aimg", "emissions")),
+    "lp_earnings": (pa.schema([
+        ("epoch", _I), ("pool", _S), ("pool_name", _S), ("account", _S),
+        ("lp_token_seconds", _S), ("fees0", _S), ("fees1", _S), ("emissions", _S),
+    ]), ("lp_token_seconds", "fees0", "fees1", "emissions")),
     "distributions": (pa.schema([
         ("epoch", _I), ("merkle_root", _S), ("total", _S), ("account_count", _I),
         ("artifact_path", _S), ("republished", _B),
@@ -146,6 +177,13 @@ class Warehouse:
             pq.write_table(data, temporary, compression="zstd")
         return data.num_rows
 
+    def write_rows(self, table: str, epoch: int, rows: Sequence[Mapping[str, Any]]) -> int:
+        """``write`` for rows as dicts whose big integers are Python ints (or None)."""
+        schema, big = TABLES[table]
+        return self.write(table, epoch, {
+            name: [None if r[name] is None else str(r[name]) for r in rows] if name in big
+            else [r[name] for r in rows] for name in schema.names})
+
     @contextmanager
     def _staged(self, table: str, epoch: int) -> Iterator[Path]:
         """A temporary path beside one epoch's file: renamed over it when the block ends
@@ -188,6 +226,12 @@ class Warehouse:
 
     def read(self, table: str, epoch: int) -> pa.Table:
         return pq.read_table(self._existing(table, epoch), schema=TABLES[table][0])
+
+    def read_rows(self, table: str, epoch: int) -> list[dict[str, Any]]:
+        """One epoch's rows as dicts, big integers as Python ints (for small tables)."""
+        _, big = TABLES[table]
+        return [{k: int(v) if k in big and v is not None else v for k, v in row.items()}
+                for row in self.read(table, epoch).to_pylist()]
 
     def _ensure_empty_files(self) -> None:
         """One zero-row file per table, so views work before the first epoch lands."""
@@ -246,7 +290,8 @@ class Warehouse:
         cast to the table's schema; a row of another epoch fails the query.
         """
         schema, _ = TABLES[table]
-        types = {pa.int64(): "BIGINT", pa.string(): "VARCHAR", pa.bool_(): "BOOLEAN"}
+        types = {pa.int64(): "BIGINT", pa.string(): "VARCHAR", pa.bool_(): "BOOLEAN",
+                 pa.float64(): "DOUBLE"}
         columns = ", ".join(
             "CASE WHEN epoch = $epoch THEN epoch ELSE error('row of another epoch') END::BIGINT"
             " AS epoch" if f.name == "epoch" else f"CAST({f.name} AS {types[f.type]}) AS {f.name}"

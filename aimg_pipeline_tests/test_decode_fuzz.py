@@ -123,6 +123,12 @@ def _reason(log: dict[str, Any]) -> str | None:
         return "address topic2 has non-zero high bytes"
     if event == "ContributionAccepted" and (t2[2:26] != "0" * 24 or t3[2:26] != "0" * 24):
         return "address topic has non-zero high bytes"
+    if event == "Swap" and (t1[2:26] != "0" * 24 or t2[2:26] != "0" * 24):
+        return "address topic has non-zero high bytes"
+    if event == "Swap" and any(int(x, 16) >= 2**128 for x in w):
+        return "Swap amount exceeds 2^128-1"
+    if event == "Sync" and _abi_rejects(data, ["uint112", "uint112"]):
+        return "Sync reserve is not a uint112"
     if event == "Transfer" and int(w[0], 16) >= 2**128:
         return "amount exceeds 2^128-1"
     if event in ("VoteCast", "VoteCastWithParams"):
@@ -153,7 +159,8 @@ def _reason(log: dict[str, Any]) -> str | None:
 def reference(logs: list[dict[str, Any]]) -> dict[str, list]:
     """Expected quarantine and decoded rows; logs are in (block, log index) order."""
     out: dict[str, list] = {"quarantine": [], "position_changes": [], "votes": [],
-                            "contributions": [], "analytics_only": []}
+                            "contributions": [], "swaps": [], "syncs": [],
+                            "analytics_only": []}
     seen_ids: set[str] = set()
     for log in logs:
         key = (log["block_number"], log["log_index"])
@@ -183,6 +190,11 @@ def reference(logs: list[dict[str, Any]]) -> dict[str, list]:
             out["contributions"].append((*key, "atlas", "0x" + log["topic3"][26:],
                                          log["topic1"], kind, str(score),
                                          str(score * MULTIPLIER[kind])))
+        elif event == "Swap":
+            out["swaps"].append((*key, log["address"], "0x" + log["topic1"][26:],
+                                 "0x" + log["topic2"][26:], *(str(int(x, 16)) for x in w)))
+        elif event == "Sync":
+            out["syncs"].append((*key, log["address"], *(str(int(x, 16)) for x in w)))
         else:
             out["analytics_only"].append(key)
     return out
@@ -205,7 +217,7 @@ def decode(logs: list[dict[str, Any]], home: Path) -> tuple[Any, dict[str, list]
     result = decode_epoch(CFG, warehouse, EPOCH)
     accept_contributions(CFG, warehouse, EPOCH)
     tables = {t: warehouse.read(t, EPOCH).to_pylist() for t in
-              ("quarantine", "position_changes", "votes", "contributions")}
+              ("quarantine", "position_changes", "votes", "contributions", "swaps", "syncs")}
     # the quarantine view shows both: what decoding and what the contributions step rejected
     tables["quarantine"] = sorted(
         tables["quarantine"] + warehouse.read("contribution_quarantine", EPOCH).to_pylist(),
@@ -220,6 +232,11 @@ def decode(logs: list[dict[str, Any]], home: Path) -> tuple[Any, dict[str, list]
         "contributions": [(r["block_number"], r["log_index"], r["agent"], r["contributor"],
                            r["contribution_id"], r["kind"], r["score"], r["weight"])
                           for r in tables["contributions"]],
+        "swaps": [(r["block_number"], r["log_index"], r["pool"], r["sender"], r["recipient"],
+                   r["amount0_in"], r["amount1_in"], r["amount0_out"], r["amount1_out"])
+                  for r in tables["swaps"]],
+        "syncs": [(r["block_number"], r["log_index"], r["pool"], r["reserve0"], r["reserve1"])
+                  for r in tables["syncs"]],
     }
     return result, got
 
@@ -228,7 +245,7 @@ def check(logs: list[dict[str, Any]]) -> dict[str, list]:
     expected = reference(logs)
     with tempfile.TemporaryDirectory() as home:
         result, got = decode(logs, Path(home))
-    for table in ("quarantine", "votes", "contributions"):
+    for table in ("quarantine", "votes", "contributions", "swaps", "syncs"):
         assert got[table] == expected[table], table
     assert got["position_changes"] == expected["position_changes"]
     # counts in = counts out: every raw log exactly once
@@ -236,7 +253,8 @@ def check(logs: list[dict[str, Any]]) -> dict[str, list]:
     decoded_transfers = [log for log in logs if _reason(log) is None
                          and EVENTS.get(log["topic0"]) == "Transfer"]
     out = (len(got["quarantine"]) + len(decoded_transfers) + len(got["votes"])
-           + len(got["contributions"]) + len(expected["analytics_only"]))
+           + len(got["contributions"]) + len(got["swaps"]) + len(got["syncs"])
+           + len(expected["analytics_only"]))
     assert out == len(logs) == result.raw_logs
     assert transfer_logs <= {(log["block_number"], log["log_index"]) for log in decoded_transfers}
     keys = [(b, i) for b, i, *_ in got["quarantine"]] + [
@@ -281,7 +299,14 @@ HAND: list[tuple[str, tuple[str | None, list[str | None], str | None], str | Non
                  + word(0)), GOVERNOR),
     ("decoded", (T["ContributionAccepted"], ["0x" + word(3), at(ATLAS_TOKEN), at(B)],
                  "0x" + word(2) + word(40)), REGISTRY),
-    ("analytics", (T["Sync"], [], "0x" + word(1) + word(2)), POOL),
+    ("sync", (T["Sync"], [], "0x" + word(1) + word(2)), POOL),
+    ("swap", (T["Swap"], [at(A), at(B)], "0x" + word(1) + word(0) + word(0) + word(2)), POOL),
+    ("analytics", (T["Mint"], [at(A)], "0x" + word(1) + word(2)), POOL),
+    ("Sync reserve is not a uint112", (T["Sync"], [], "0x" + word(2**112) + word(2)), POOL),
+    ("Swap amount exceeds 2^128-1",
+     (T["Swap"], [at(A), at(B)], "0x" + word(1) + word(2**128) + word(0) + word(2)), POOL),
+    ("address topic has non-zero high bytes",
+     (T["Swap"], [at(A), "0x" + word(2**160)], "0x" + word(1) * 4), POOL),
     ("log from an address that is not in the registry",
      (T["Transfer"], [at(A), at(B)], "0x" + word(5)), addr(0xDEAD)),
     ("log from an address that is not in the registry", (T["Transfer"], [], "0x"), None),
@@ -375,6 +400,8 @@ def test_one_log_per_rule_lands_where_the_rule_says() -> None:
             assert key not in reasons
         elif want == "analytics":
             assert key in expected["analytics_only"]
+        elif want in ("swap", "sync"):
+            assert key in [(b, i) for b, i, *_ in expected[f"{want}s"]]
         else:
             assert reasons.get(key) == want, (log, reasons.get(key))
     # and the decoded values by hand
@@ -385,6 +412,8 @@ def test_one_log_per_rule_lands_where_the_rule_says() -> None:
     assert [r[2:] for r in got["votes"]] == [("atlas", GOVERNOR, A, "0x" + word(9), 2, "77")]
     assert [r[2:] for r in got["contributions"]] == [
         ("atlas", B, "0x" + word(3), 2, "40", "800000")]  # 40 x 20000 bps (algorithm)
+    assert [r[2:] for r in got["swaps"]] == [(POOL, A, B, "1", "0", "0", "2")]
+    assert [r[2:] for r in got["syncs"]] == [(POOL, "1", "2")]
 
 
 # ------------------------------------------------------------------------ hypothesis
@@ -443,6 +472,14 @@ def any_log(draw: st.DrawFn) -> tuple[tuple[str | None, list[str | None], str | 
         elif draw(st.booleans()) and len(raw) > 160:
             raw[draw(st.integers(128, len(raw) - 1))] = draw(st.integers(0, 255))
         data = "0x" + raw.hex()
+    elif shaped and event == "Swap":
+        topics = [at(draw(st.sampled_from(ACCOUNTS))), at(draw(st.sampled_from(ACCOUNTS)))]
+        data = "0x" + "".join(draw(hex_word(draw(st.sampled_from([64, 112, 128, 129, 256]))))
+                              for _ in range(4))
+    elif shaped and event == "Sync":
+        topics = []
+        data = "0x" + "".join(draw(hex_word(draw(st.sampled_from([64, 112, 113, 256]))))
+                              for _ in range(2))
     elif shaped and event == "ContributionAccepted":
         topics = [draw(st.sampled_from(EARLIER_IDS + ["0x" + word(3), "0x" + word(4)])),
                   at(draw(st.sampled_from([ATLAS_TOKEN, addr(0x99)]))),

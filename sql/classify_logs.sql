@@ -75,6 +75,9 @@ checked AS (
                 THEN 'address topic1 has non-zero high bytes'
             WHEN event = 'Transfer' AND substr(topic2, 3, 24) <> repeat('0', 24)
                 THEN 'address topic2 has non-zero high bytes'
+            WHEN event = 'Swap' AND (substr(topic1, 3, 24) <> repeat('0', 24)
+                    OR substr(topic2, 3, 24) <> repeat('0', 24))
+                THEN 'address topic has non-zero high bytes'
             WHEN event = 'ContributionAccepted'
                 AND (substr(topic2, 3, 24) <> repeat('0', 24)
                     OR substr(topic3, 3, 24) <> repeat('0', 24))
@@ -82,6 +85,14 @@ checked AS (
             -- values
             WHEN event = 'Transfer' AND substr(data, 3, 32) <> repeat('0', 32)
                 THEN 'amount exceeds 2^128-1'
+            WHEN event = 'Swap' AND (substr(data, 3, 32) <> repeat('0', 32)
+                    OR substr(data, 67, 32) <> repeat('0', 32)
+                    OR substr(data, 131, 32) <> repeat('0', 32)
+                    OR substr(data, 195, 32) <> repeat('0', 32))
+                THEN 'Swap amount exceeds 2^128-1'
+            WHEN event = 'Sync' AND (substr(data, 3, 36) <> repeat('0', 36)
+                    OR substr(data, 67, 36) <> repeat('0', 36))
+                THEN 'Sync reserve is not a uint112'
             WHEN event IN ('VoteCast', 'VoteCastWithParams')
                 AND substr(data, 67, 62) <> repeat('0', 62)
                 THEN 'support is not a uint8'

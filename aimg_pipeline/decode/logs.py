@@ -1,10 +1,11 @@
-"""Decoding one epoch's raw logs into position changes, votes, contribution events and the
-quarantine: the SQL in ``sql/`` run by DuckDB, glued exactly.
+"""Decoding one epoch's raw logs into position changes, votes, contribution events, pool
+swaps and syncs, and the quarantine: the SQL in ``sql/`` run by DuckDB, glued exactly.
 
 Decoding is columnar: the clean Transfers (nearly every log) are decoded in bulk by
 ``transfers.split_epoch_logs``, every other log by ``sql/classify_logs.sql`` and the decode
 files, which stay the definition of what is valid. Every raw log ends up exactly once:
-decoded, analytics-only (pool Mint/Burn/Swap/Sync), in ``quarantine``, or — a vote or
+decoded (pool Swap/Sync into ``swaps``/``syncs`` for the yield tables), analytics-only
+(pool Mint/Burn), in ``quarantine``, or — a vote or
 contribution before genesis — counted nowhere (SPEC 3). Decoding reads the epoch's own raw
 logs only, so epochs decode in any order and in parallel; the one rule that needs earlier
 epochs, duplicate contributionIds, is ``decode.contributions``' (an epoch-ordered step).
@@ -35,6 +36,8 @@ class DecodeResult:
     position_changes: int
     votes: int
     contribution_events: int
+    swaps: int
+    syncs: int
     quarantine: int
     quarantine_reasons: dict[str, int]
     before_window: int  # well-formed votes and contributions before genesis: counted nowhere
@@ -116,6 +119,8 @@ def decode_epoch(config: Config, warehouse: Warehouse, epoch: int) -> DecodeResu
 
     votes = run_sql(con, "decode_votes", epoch=epoch, start=start)
     events = run_sql(con, "decode_contribution_events", epoch=epoch, start=start)
+    swaps = warehouse.write_query("swaps", epoch, con, "decode_swaps")
+    syncs = warehouse.write_query("syncs", epoch, con, "decode_syncs")
     before_window = con.execute(
         "SELECT count(*) FROM classified_logs WHERE reason IS NULL AND block_timestamp < $start"
         " AND event IN ('VoteCast', 'VoteCastWithParams', 'ContributionAccepted')",
@@ -130,6 +135,8 @@ def decode_epoch(config: Config, warehouse: Warehouse, epoch: int) -> DecodeResu
         position_changes=changes,
         votes=warehouse.write("votes", epoch, votes),
         contribution_events=warehouse.write("contribution_events", epoch, events),
+        swaps=swaps,
+        syncs=syncs,
         quarantine=warehouse.write("quarantine", epoch, quarantine),
         quarantine_reasons=reasons,
         before_window=before_window,

@@ -1,4 +1,5 @@
-"""Decoded layer: position changes, votes, contributions, and what was quarantined.
+"""Decoded layer: position changes, votes, contributions, pool swaps and syncs, and what was
+quarantined.
 
 Decoding reads one epoch's raw logs and nothing else, so backfills decode many epochs at
 once, in any order. Only ``contributions`` chains epochs: a contributionId accepted in any
@@ -17,7 +18,7 @@ from aimg_pipeline.defs.partitions import (
 )
 from aimg_pipeline.defs.resources import AimgSettings
 
-TABLES = ("position_changes", "votes", "contribution_events", "quarantine")
+TABLES = ("position_changes", "votes", "contribution_events", "swaps", "syncs", "quarantine")
 
 
 @dg.multi_asset(

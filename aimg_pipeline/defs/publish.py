@@ -91,7 +91,7 @@ def distribution(
     key_prefix="publish",
     group_name="publish",
     kinds={"html"},
-    deps=[distribution],
+    deps=[distribution, ["yield", "vault_yield"], ["yield", "lp_earnings"]],
     partitions_def=epoch_partitions,
     backfill_policy=epoch_backfill_policy,
     description="A self-contained HTML page per published epoch (AIMG_HOME/reports/"

@@ -197,8 +197,10 @@ class _Driver:
     def remove_liquidity(self, pair: Any, account: str, liquidity: int) -> None:
         self.send(pair.functions.remove_liquidity(liquidity, _cs(account)), account)
 
-    def swap(self, pair: Any, tokens: tuple[Any, Any], account: str) -> None:
-        zero_for_one = self.rng.random() < 0.5
+    def swap(self, pair: Any, tokens: tuple[Any, Any], account: str,
+             zero_for_one: bool | None = None) -> None:
+        if zero_for_one is None:
+            zero_for_one = self.rng.random() < 0.5
         r0, r1 = self.reserves[pair.address.lower()]
         reserve_in = r0 if zero_for_one else r1
         amount_in = reserve_in * self.rng.randint(5, 80) // 10_000
@@ -335,9 +337,13 @@ def run_scenario(rpc_url: str, config_path: pathlib.Path, seed: int = 7) -> dict
             amount = d.balance(pair, sender) * rng.randint(20, 60) // 100
             d.send(pair.functions.transfer(_cs(receiver), amount), sender)
 
-        def swap_action() -> None:
-            name = rng.choice(live_pools())
-            d.swap(agents[name].pair, tokens_of[name], rng.choice(participants))
+        def swap_action(name: str | None = None, zero_for_one: bool | None = None) -> None:
+            pools = live_pools()
+            if name is None:
+                name = rng.choice(pools)
+            elif name not in pools:  # no liquidity (yet, or drained): nothing to trade
+                return
+            d.swap(agents[name].pair, tokens_of[name], rng.choice(participants), zero_for_one)
 
         def vote_action(agent: _Agent, voter: str, proposal: int, style: int) -> None:
             support = rng.choice((0, 1, 1, 2))
@@ -379,7 +385,10 @@ def run_scenario(rpc_url: str, config_path: pathlib.Path, seed: int = 7) -> dict
             actions.append(("share-transfer", share_transfer_action))
         pool_actions: list[tuple[str, Any]] = [("lp-add", lp_add_action)]
         pool_actions += [("lp-remove", lp_remove_action), ("lp-transfer", lp_transfer_action)]
-        pool_actions += [("swap", swap_action)] * 5
+        pool_actions += [("swap", swap_action)] * 3
+        # every pool with liquidity trades both ways every epoch (pool_yield's figures)
+        pool_actions += [("swap", lambda n=name, z=z: swap_action(n, z))
+                         for name in AGENTS for z in (True, False)]
         actions += pool_actions
         for kind in (0, 1, 2):  # every kind in every epoch, plus one random one
             actions.append(("contribution", lambda k=kind: contribution_action(k)))

@@ -35,6 +35,17 @@ from aimg_pipeline.ingest.provider import Failure, classify, redact_url, scrub
 from aimg_pipeline.lib.calendar import EpochWindow, utc_text
 
 
+def abi_uint(answer: object) -> int | None:
+    """An ``eth_call`` answer as one uint256 word, or None when it is not one: ``0x`` from
+    an address without code, or any other length."""
+    if isinstance(answer, str) and len(answer) == 66 and answer[:2] == "0x":
+        try:
+            return int(answer, 16)
+        except ValueError:
+            return None
+    return None
+
+
 class ChainError(RuntimeError):
     """The endpoint failed, refused, or answered something that cannot be right."""
 
@@ -45,6 +56,10 @@ class EpochNotFinalError(ChainError):
 
 class RpcRejected(ChainError):
     """The node answered a JSON-RPC error that retrying will not fix."""
+
+
+class CallReverted(RpcRejected):
+    """An ``eth_call`` reverted: the contract has no such function, or refused it."""
 
 
 @dataclass(frozen=True)
@@ -177,14 +192,16 @@ class ChainClient:
             self.stats[f"failure: {failure.kind}"] += 1
             if failure.kind == "range" or (split_on_timeout and failure.timeout):
                 raise failure
-            if failure.kind == "fatal":
+            if failure.kind in ("fatal", "reverted"):
                 break
             if attempt < self._max_attempts:
                 self.stats["retries"] += 1
                 self._sleep(self._backoff_delay(attempt, failure))
         assert failure is not None
-        tried = "" if failure.kind == "fatal" else f" after {self._max_attempts} attempts"
-        error_class = RpcRejected if failure.kind == "fatal" else ChainError
+        tried = "" if failure.kind in ("fatal", "reverted") else (
+            f" after {self._max_attempts} attempts")
+        error_class = {"fatal": RpcRejected, "reverted": CallReverted}.get(failure.kind,
+                                                                         ChainError)
         raise error_class(f"{what} at {self.redacted_url} failed{tried}: {failure.text}")
 
     def _single(self, method: str, params: Sequence[Any]) -> Any:
@@ -203,18 +220,20 @@ class ChainClient:
         return self._with_retries(what or method, lambda: self._single(method, params))
 
     def call_batch(self, method: str, params_list: Sequence[Sequence[Any]],
-                   what: str | None = None) -> list[Any]:
+                   what: str | None = None, reverted_as_none: bool = False) -> list[Any]:
         """The same method for many params, as JSON-RPC batches; results in input order.
 
         Items that fail transiently inside a batch are retried on their own schedule; an
-        endpoint that does not answer batches is then called one request at a time.
+        endpoint that does not answer batches is then called one request at a time. With
+        ``reverted_as_none``, an ``eth_call`` that reverts (a function the contract lacks)
+        answers None instead of failing the whole batch.
         """
         results: list[Any] = [None] * len(params_list)
         for offset in range(0, len(params_list), self._batch_size):
             part = list(range(offset, min(len(params_list), offset + self._batch_size)))
             if not self._batch_ok:
                 for i in part:
-                    results[i] = self.call(method, params_list[i], what)
+                    results[i] = self._call_one(method, params_list[i], what, reverted_as_none)
                 continue
             pending = {i: next(self._ids) for i in part}
 
@@ -232,7 +251,10 @@ class ChainClient:
                         worst = worst or Failure("transient", "batch answer misses an item")
                     elif item.get("error"):
                         failure = self._classify(method, 200, item["error"])
-                        if failure.kind == "fatal":
+                        if failure.kind == "reverted" and reverted_as_none:
+                            del pending[i]  # results[i] stays None
+                            continue
+                        if failure.kind in ("fatal", "reverted"):
                             raise failure
                         worst = failure
                     else:
@@ -243,14 +265,26 @@ class ChainClient:
 
             try:
                 self._with_retries(what or f"{method} batch", attempt)
+            except CallReverted:
+                raise
             except RpcRejected:
                 if len(pending) == len(part) and self._batch_ok:
                     self._batch_ok = False  # maybe batches are not served; try one by one
                     for i in part:
-                        results[i] = self.call(method, params_list[i], what)
+                        results[i] = self._call_one(method, params_list[i], what,
+                                                    reverted_as_none)
                     continue
                 raise
         return results
+
+    def _call_one(self, method: str, params: Sequence[Any], what: str | None,
+                  reverted_as_none: bool) -> Any:
+        try:
+            return self.call(method, params, what)
+        except CallReverted:
+            if reverted_as_none:
+                return None
+            raise
 
     # -- blocks ----------------------------------------------------------------------------
     def chain_id(self) -> int:

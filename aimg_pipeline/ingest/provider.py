@@ -83,6 +83,10 @@ _RANGE = re.compile(
 )
 
 
+# geth, erigon, reth and anvil answer a reverted eth_call with code 3 (revert data) or
+# -32000/-32015 and a message saying so
+_REVERTED = re.compile(r"revert", re.IGNORECASE)
+
 _TRANSIENT = re.compile(
     r"internal error|temporar|try again|unavailable|upstream|timeout|timed out|busy|"
     r"overload|bad gateway|gateway|connection reset|header not found",
@@ -105,7 +109,9 @@ _SPAN_LIMIT = re.compile(
 
 @dataclass(eq=False)
 class Failure(Exception):
-    """One failed attempt, classified: ``transient`` (retry), ``range`` (split), ``fatal``."""
+    """One failed attempt, classified: ``transient`` (retry), ``range`` (split), ``fatal``,
+    or ``reverted`` (an ``eth_call`` the contract refused: an answer, not a failure of the
+    endpoint; never retried)."""
 
     kind: str
     text: str
@@ -181,6 +187,8 @@ def classify(
         return Failure("transient", text, retry_after=retry_after)
     if status in (401, 402, 403) or _FATAL.search(message):
         return Failure("fatal", text)
+    if method == "eth_call" and status == 200 and (code == 3 or _REVERTED.search(message)):
+        return Failure("reverted", text)
     if method == "eth_getLogs" and _RANGE.search(message):
         suggested, limit = parse_range_hint(message, data)
         return Failure("range", text, suggested=suggested, span_limit=limit)

@@ -225,12 +225,13 @@ def _parse_agents(value: object) -> tuple[Agent, ...]:
         pools: list[Pool] = []
         for j, raw_pool in enumerate(_list(t["pools"], f"{path}.pools", non_empty=True)):
             ppath = f"{path}.pools[{j}]"
-            p = _table(raw_pool, ppath, ("name", "address"))
+            p = _table(raw_pool, ppath, ("name", "address"), ("fee_bps",))
             pname = _name(p["name"], f"{ppath}.name")
             if pname in pool_names:
                 raise _fail(f"{ppath}.name", f'pool name "{pname}" duplicates {pool_names[pname]}')
             pool_names[pname] = f"{ppath}.name"
-            pools.append(Pool(pname, _address(p["address"], f"{ppath}.address"), name))
+            fee = _int(p.get("fee_bps", 30), f"{ppath}.fee_bps", 0, BPS)
+            pools.append(Pool(pname, _address(p["address"], f"{ppath}.address"), name, fee))
         agents.append(
             Agent(
                 name=name,

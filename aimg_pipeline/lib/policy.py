@@ -40,6 +40,8 @@ class Pool:
     name: str
     address: str
     agent: str
+    # the pair's swap fee (analytics only: pool_yield's fees; not in the policy hash)
+    fee_bps: int = 30
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from aimg_pipeline.ingest.chain import ChainClient
+from aimg_pipeline.ingest.chain import ChainClient, abi_uint
 from aimg_pipeline.lib.policy import ZERO_ADDRESS, Config
 from aimg_pipeline.warehouse import Warehouse
 
@@ -29,17 +29,6 @@ class Reconciliation:
     # created, a vault deployed later); fine while the snapshots give them no holder
     not_callable: list[str] = field(default_factory=list)
     requests: int = 0  # JSON-RPC HTTP requests the reconciliation sent
-
-
-def _uint(answer: object) -> int | None:
-    """An ``eth_call`` answer as a uint256, or None when it is not one: ``0x`` from an
-    address without code, or any other length."""
-    if isinstance(answer, str) and len(answer) == 66 and answer[:2] == "0x":
-        try:
-            return int(answer, 16)
-        except ValueError:
-            return None
-    return None
 
 
 def reconcile_epoch(
@@ -82,7 +71,7 @@ def reconcile_epoch(
         params += [[{"to": token, "data": data}, hex(block)] for data in (
             TOTAL_SUPPLY, BALANCE_OF + ZERO_ADDRESS[2:].rjust(64, "0"),
             *(BALANCE_OF + account[2:].rjust(64, "0") for account in sampled[token]))]
-    answers = iter(map(_uint, client.call_batch("eth_call", params,
+    answers = iter(map(abi_uint, client.call_batch("eth_call", params,
                                                 what=f"eth_call at block {block}")))
 
     mismatches: list[str] = []
