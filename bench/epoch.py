@@ -12,7 +12,7 @@ The stages are the functions the Dagster assets call, in the assets' order:
 | emissions | rewards/epoch_emissions | ``rewards.write_emissions`` |
 | allocations | rewards/allocations | ``rewards.write_allocations`` + ``rewards.epoch_swings`` |
 | claims | rewards/claims | ``rewards.write_claims`` |
-| publish | publish/distribution | ``publish.release.publish_epoch`` (assemble, build, publish+verify) |
+| publish | publish/distribution | ``publish.release.publish_epoch`` (assemble, build, publish) |
 
 ``publish`` verifies the folder it wrote before renaming it into place, and the asset uses that
 report (``result.report``), so there is no second verification to time.
