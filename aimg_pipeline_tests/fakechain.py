@@ -9,11 +9,16 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from eth_utils import keccak
+
+
+class Reverted(Exception):
+    """An eth_call that reverts: the server answers a JSON-RPC error, as nodes do."""
 
 
 def word(value: int) -> str:
@@ -32,6 +37,12 @@ class FakeChain:
     salt: bytes = b""
     # addresses without code: eth_call answers "0x", as nodes do (a contract not deployed yet)
     no_code: set[str] = field(default_factory=set)
+    # scripted eth_call answers, checked before anything else: (lowercase address, calldata)
+    # -> the hex answer, or a function of the block number giving it (None: the call reverts)
+    fixed_calls: dict[tuple[str, str], str | Callable[[int], str | None]] = field(
+        default_factory=dict)
+    # (lowercase address, calldata) whose eth_call reverts ({"code": 3, "execution reverted"})
+    reverting: set[tuple[str, str]] = field(default_factory=set)
 
     def add_block(self, timestamp: int) -> int:
         number = len(self.blocks)
@@ -78,7 +89,12 @@ class FakeChain:
         return out
 
     def _call(self, call: dict[str, Any], tag: str) -> str:
-        """totalSupply() / balanceOf(a) of a token, replayed from its Transfer logs."""
+        """totalSupply() / balanceOf(a) of a token, replayed from its Transfer logs (or a
+        scripted answer from ``fixed_calls`` / ``reverting``)."""
+        if self.fixed_calls or self.reverting:
+            scripted = self._scripted_call(call, tag)
+            if scripted is not None:
+                return scripted
         block = int(self._block(tag)["number"], 16)
         if call["to"].lower() in self.no_code:
             return "0x"
@@ -96,6 +112,25 @@ class FakeChain:
         if call["data"] == "0x18160ddd":
             return "0x" + word(supply)
         return "0x" + word(balances.get("0x" + call["data"][-40:], 0))
+
+    def _scripted_call(self, call: dict[str, Any], tag: Any) -> str | None:
+        """The answer of ``fixed_calls`` for this call, None when it scripts none; raises
+        ``Reverted`` for a ``reverting`` call."""
+        key = (str(call.get("to", "")).lower(),
+               str(call.get("data") or call.get("input") or "0x").lower())
+        if key in self.reverting:
+            raise Reverted(key)
+        if key not in self.fixed_calls:
+            return None
+        answer = self.fixed_calls[key]
+        if callable(answer):
+            if isinstance(tag, dict):  # EIP-1898 block parameter
+                tag = tag.get("blockNumber") or next(
+                    hex(b["number"]) for b in self.blocks if b["hash"] == tag.get("blockHash"))
+            answer = answer(int(self._block(tag)["number"], 16))
+        if answer is None:
+            raise Reverted(key)
+        return answer
 
     def handle(self, method: str, params: list[Any]) -> Any:
         if method == "eth_call":
@@ -124,6 +159,9 @@ class Server:
                     try:
                         return {"jsonrpc": "2.0", "id": request["id"],
                                 "result": chain.handle(request["method"], request["params"])}
+                    except Reverted:
+                        return {"jsonrpc": "2.0", "id": request["id"],
+                                "error": {"code": 3, "message": "execution reverted"}}
                     except KeyError:
                         return {"jsonrpc": "2.0", "id": request["id"],
                                 "error": {"code": -32601, "message": "method not found"}}

@@ -90,10 +90,16 @@ def test_infura_backoff_hint_is_honoured() -> None:
 
 
 def test_range_texts_of_other_methods_are_not_split() -> None:
-    # only eth_getLogs ranges can be split; a revert mentioning a limit is just fatal
+    # only eth_getLogs ranges can be split; a revert mentioning a limit is a revert (an
+    # answer of the contract: never retried, never split)
     failure = classify("eth_call", 200, {"code": 3, "message": "execution reverted: "
                        "exceeds limit"})
-    assert failure.kind == "fatal"
+    assert failure.kind == "reverted"
+    assert classify("eth_call", 200, {"code": -32000, "message": "execution reverted"}
+                    ).kind == "reverted"
+    # a revert-like text from another method, or an HTTP error, is no revert
+    assert classify("eth_getBalance", 200, {"code": 3, "message": "reverted"}).kind == "fatal"
+    assert classify("eth_call", 403, {"message": "reverted"}).kind == "fatal"
 
 
 def _chain(blocks: int = 200, logs_per_block: int = 2) -> FakeChain:

@@ -3,6 +3,7 @@ from Dagster's metadata, self-contained (no network), and a headless-Chromium sc
 
 from __future__ import annotations
 
+import base64
 import re
 import shutil
 import struct
@@ -14,8 +15,10 @@ import dagster as dg
 import pytest
 
 from aimg_pipeline import cli
-from aimg_pipeline.report.figures import aimg, gini, percent
-from aimg_pipeline.report.page import find_chromium, report_path, screenshot
+from aimg_pipeline.report.figures import aimg, gini, percent, units
+from aimg_pipeline.report.page import find_chromium, report_path, screenshot, write_report
+from aimg_pipeline.report.yields import apr_text, load_yields
+from aimg_pipeline.warehouse import TABLES, Warehouse
 
 SHOTS = Path("/tmp/aimg-report-screenshots")
 
@@ -28,6 +31,9 @@ def test_amounts_are_formatted_from_exact_integers() -> None:
     assert aimg(1) == "0.00"
     assert percent(1, 3) == "33.33 %" and percent(2, 3) == "66.67 %"
     assert percent(0, 0) == "–"
+    assert units(2**100, 2) == "1,267,650,600,228.22"  # a float would round up to .23
+    assert units(30, 4) == "0.0000" and units(15 * 10**15, 4) == "0.0150"
+    assert apr_text(0.123456) == "12.35 %" and apr_text(None) == "–"
 
 
 def test_gini_by_hand() -> None:
@@ -46,9 +52,12 @@ def test_every_demo_epoch_has_a_self_contained_report(demo: dict[str, Any]) -> N
         assert f"epoch {epoch}" in page
         for section in ("Checks", "Emission curve to date", "Channel split",
                         "Allocation by agent and pool", "Distribution of recipients",
-                        "Top ", "Epoch over epoch"):
+                        "Top ", "Epoch over epoch", "Yield"):
             assert f"<h2>{section}" in page
-        assert len(re.findall(r"src='data:image/png;base64,", page)) == 5
+        # the report depends on the yield assets: their tables and both yield charts are there
+        assert f"<h3>Pools, epoch {epoch}</h3>" in page
+        assert f"<h3>Vaults, epoch {epoch}</h3>" in page
+        assert len(re.findall(r"src='data:image/png;base64,", page)) == 5 + 2
         assert not re.search(r"(src|href)=['\"]?(https?:)?//", page)  # nothing to fetch
         assert "<script" not in page
         assert "FAIL</span>" not in page
@@ -85,10 +94,119 @@ def test_aimg_report_command(demo: dict[str, Any], tmp_path: Path,
     assert "atlas vault" in report_path(home, 1).read_text()  # names from the config
 
 
-def _png_size(path: Path) -> tuple[int, int]:
-    data = path.read_bytes()
+def _png_bytes_size(data: bytes) -> tuple[int, int]:
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     return struct.unpack(">II", data[16:24])
+
+
+def _png_size(path: Path) -> tuple[int, int]:
+    return _png_bytes_size(path.read_bytes())
+
+
+def _yield_row(table: str, **values: Any) -> dict[str, Any]:
+    """A row of ``table`` with every column (None unless given), big integers as ints."""
+    schema, _ = TABLES[table]
+    return {name: values.get(name) for name in schema.names}
+
+
+def _write_yields(home: Path, config: Any, epoch: int, scale: int) -> None:
+    """Epoch ``epoch``'s pool_yield and vault_yield of the demo's atlas and nova pools and the
+    AIMG and atlas vaults; the numbers of ``scale`` 1 are the ones the test reads back."""
+    atlas, nova = (next(a for a in config.agents if a.name == n) for n in ("atlas", "nova"))
+    wei = 10**18
+    warehouse = Warehouse(home)
+    warehouse.write_rows("pool_yield", epoch, [
+        _yield_row("pool_yield", epoch=epoch, pool=atlas.pools[0].address,
+                   pool_name=atlas.pools[0].name, agent="atlas", token0=atlas.token,
+                   token1=config.aimg_token, fee_bps=30, swaps=12 * scale,
+                   volume0=1_234_567_890_123_456_789_012 * scale, volume1=5 * wei * scale,
+                   fees0=3_703_703_670_370_370_367 * scale, fees1=15 * 10**15 * scale,
+                   price_aimg=0.25, tvl_aimg=2_000_000 * wei + 5 * 10**17,
+                   emissions=987_654_321_987_654_321_987 * scale,
+                   fees_aimg=123_456_789 * 10**9 * scale, fee_apr=0.123456 * scale,
+                   emission_apr=2.5 * scale, total_apr=(0.123456 + 2.5) * scale),
+        # paired with another token than AIMG: no price, TVL nor APR, and the note says why
+        _yield_row("pool_yield", epoch=epoch, pool=nova.pools[0].address,
+                   pool_name=nova.pools[0].name, agent="nova", token0=nova.token,
+                   token1="0x" + "ab" * 20, fee_bps=25, swaps=3, volume0=2**100, volume1=0,
+                   fees0=2**100 * 25 // 10_000, fees1=0, emissions=4 * wei,
+                   note="not paired with $AIMG"),
+    ])
+    warehouse.write_rows("vault_yield", epoch, [
+        _yield_row("vault_yield", epoch=epoch, vault=config.aimg_vault, vault_name="aimg",
+                   asset=config.aimg_token, price_aimg=1.0, staked_aimg=1_000 * wei,
+                   emissions=7 * wei * scale, emission_apr=0.0912 * scale),
+        _yield_row("vault_yield", epoch=epoch, vault=atlas.vault, vault_name="atlas",
+                   agent="atlas", asset=atlas.token, emissions=3 * wei,
+                   note="totalAssets() not callable at the epoch's last block"),
+    ])
+
+
+def test_yield_section(demo: dict[str, Any], tmp_path: Path) -> None:
+    """Pool and vault tables from exact integers, the trend charts, skipped and missing
+    epochs: a home with the demo's published folders and hand-written yield files."""
+    home, config = tmp_path / "home", demo["config"]
+    shutil.copytree(demo["home"] / "published", home / "published")
+    _write_yields(home, config, 1, 2)
+    _write_yields(home, config, 3, 1)  # epoch 2 has no file: skipped in the trends
+    assert load_yields(home, 3).epochs == [1, 3]
+
+    page = write_report(home, 3, config).read_text()
+    section = page[page.index("<h2>Yield</h2>"):]
+    section = section[:section.index("</section>")]
+    atlas_pool = config.agents[[a.name for a in config.agents].index("atlas")].pools[0].name
+    num = "<td class='num'>"
+    # atlas pool: fees0 = floor(1234.567890123456789012e18 × 30 / 10000) wei = 3.7037… atlas
+    assert (f"<td class=''><b>{atlas_pool}</b><br><small>atlas / AIMG · fee 0.30 %</small>"
+            f"</td>{num}12</td>"
+            f"{num}<span title='1234567890123456789012 wei'>1,234.56</span></td>"
+            f"{num}<span title='5000000000000000000 wei'>5.00</span></td>"
+            f"{num}<span title='3703703670370370367 wei'>3.7037</span></td>"
+            f"{num}<span title='15000000000000000 wei'>0.0150</span></td>"
+            f"{num}<span title='2000000500000000000000000 wei'>2,000,000.50</span></td>"
+            f"{num}<span title='123456789000000000 wei'>0.1234</span></td>"
+            f"{num}<span title='987654321987654321987 wei'>987.65</span></td>"
+            f"{num}12.35 %</td>{num}250.00 %</td>{num}262.35 %</td><td class=''></td>"
+            ) in section
+    # nova pool: 2^100 wei truncated (never through a float), no TVL/APR, the note
+    assert "<span title='1267650600228229401496703205376 wei'>1,267,650,600,228.22</span>" \
+        in section
+    assert (f"{num}–</td>{num}–</td>{num}<span title='4000000000000000000 wei'>4.00</span>"
+            f"</td>{num}–</td>{num}–</td>{num}–</td><td class=''>not paired with $AIMG</td>"
+            ) in section
+    assert "nova / 0xababab…ababab · fee 0.25 %" in section
+    # the biggest pool by TVL first (nova has none)
+    assert section.index(f"<b>{atlas_pool}</b>") < section.index("<b>nova")
+    # vaults: AIMG staked 1,000, earned 7, APR 9.12 %; atlas's totalAssets not callable
+    assert ("<td class=''>aimg vault</td><td class=''>AIMG</td>"
+            f"{num}<span title='1000000000000000000000 wei'>1,000.00</span></td>"
+            f"{num}<span title='7000000000000000000 wei'>7.00</span></td>{num}9.12 %</td>"
+            "<td class=''></td>") in section
+    assert ("<td class=''>atlas vault</td><td class=''>atlas</td>"
+            f"{num}–</td>{num}<span title='3000000000000000000 wei'>3.00</span></td>"
+            f"{num}–</td><td class=''>totalAssets() not callable at the epoch&#x27;s last block"
+            "</td>") in section  # html.escape: ' is &#x27;
+    assert "<h3>Pools over epochs 1–3 (every pool)</h3>" in section
+    for alt in ("pool yield", "vault emission APR"):
+        found = re.search(rf"<img alt='{alt}' src='data:image/png;base64,([A-Za-z0-9+/=]+)'>",
+                          section)
+        assert found, alt
+        width, height = _png_bytes_size(base64.b64decode(found.group(1)))
+        assert width > 800 and height > 200
+    assert len(re.findall(r"src='data:image/png;base64,", page)) == 5 + 2
+
+    # epoch 4 has no pool_yield file: one line, no yield chart, the rest of the report intact
+    page = write_report(home, 4, config).read_text()
+    assert ("<section><h2>Yield</h2><p class='note'>Yield for epoch 4: the yield assets were "
+            "not materialized (no pool_yield file for this epoch).</p></section>") in page
+    assert len(re.findall(r"src='data:image/png;base64,", page)) == 5
+
+    # pool_yield without vault_yield: the pools, and a line for the vaults
+    Warehouse(home).path("vault_yield", 3).unlink()
+    page = write_report(home, 3, config).read_text()
+    assert ("<p class='note'>Vaults for epoch 3: not materialized (no vault_yield file for "
+            "this epoch).</p>") in page
+    assert len(re.findall(r"src='data:image/png;base64,", page)) == 5 + 1
 
 
 @pytest.mark.skipif(find_chromium() is None,

@@ -3,7 +3,8 @@
 ``python -m bench.compare process_log --home HOME --epoch E --sample N --out F``
     Decodes the first N raw logs of the epoch one by one with web3.py's
     ``contract.events.<Event>().process_log`` (the event chosen by topic0, as a per-log
-    decoder must), and reports seconds per log.
+    decoder must, among ``EVENTS``: the pairs' Swap, Sync and Mint too), and reports seconds
+    per log and the sample's events.
 
 ``python -m bench.compare merkle --home HOME --epoch E --out F [--oz-sizes 100000,0]``
     Builds the Merkle tree and every proof for the epoch's claims with
@@ -27,14 +28,17 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 JS_DIR = ROOT / "aimg_pipeline_tests" / "js"
 
+# the benchmark's events, as the demo contracts compile them: contract -> events
+EVENTS = {"Token": ("Transfer",), "Governor": ("VoteCast",),
+          "ContributionRegistry": ("ContributionAccepted",), "Pair": ("Swap", "Sync", "Mint")}
+
+
 def _event_abis() -> list[dict[str, Any]]:
-    """Transfer, VoteCast and ContributionAccepted as the demo contracts compile them."""
+    """The ABI entries of ``EVENTS``."""
     from aimg_pipeline.demo.scenario import BUILD_DIR
-    wanted = {"Token": "Transfer", "Governor": "VoteCast",
-              "ContributionRegistry": "ContributionAccepted"}
-    return [entry for contract, event in wanted.items()
+    return [entry for contract, events in EVENTS.items()
             for entry in json.loads((BUILD_DIR / f"{contract}.json").read_text())["abi"]
-            if entry.get("type") == "event" and entry["name"] == event]
+            if entry.get("type") == "event" and entry["name"] in events]
 
 
 def process_log(home: Path, epoch: int, sample: int) -> dict[str, Any]:
@@ -50,8 +54,8 @@ def process_log(home: Path, epoch: int, sample: int) -> dict[str, Any]:
     rows = next(pq.ParquetFile(path).iter_batches(batch_size=sample)).to_pylist()
     w3 = Web3()
     contract = w3.eth.contract(abi=_event_abis())
-    by_topic = {TOPIC0[name]: getattr(contract.events, name)() for name in
-                ("Transfer", "VoteCast", "ContributionAccepted")}
+    by_topic = {TOPIC0[name]: getattr(contract.events, name)() for events in EVENTS.values()
+                for name in events}
     logs = [AttributeDict({
         "address": Web3.to_checksum_address(r["address"]),
         "blockHash": HexBytes(r["block_hash"]), "blockNumber": r["block_number"],
@@ -65,8 +69,13 @@ def process_log(home: Path, epoch: int, sample: int) -> dict[str, Any]:
     for log in logs:
         by_topic["0x" + bytes(log["topics"][0]).hex()].process_log(log)
     seconds = time.perf_counter() - started
+    events: dict[str, int] = {}
+    names = {topic: name for name, topic in TOPIC0.items()}
+    for log in logs:
+        name = names["0x" + bytes(log["topics"][0]).hex()]
+        events[name] = events.get(name, 0) + 1
     return {"sample": len(logs), "seconds": round(seconds, 3),
-            "seconds_per_log": seconds / len(logs)}
+            "seconds_per_log": seconds / len(logs), "events": events}
 
 
 def _node() -> tuple[str | None, str]:

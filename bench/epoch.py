@@ -13,9 +13,22 @@ The stages are the functions the Dagster assets call, in the assets' order:
 | allocations | rewards/allocations | ``rewards.write_allocations`` + ``rewards.epoch_swings`` |
 | claims | rewards/claims | ``rewards.write_claims`` |
 | publish | publish/distribution | ``publish.release.publish_epoch`` (assemble, build, publish) |
+| yield | yield/* | ``yields``: ``write_pool_yield``, ``write_vault_yield``, ``write_lp_earnings`` |
 
 ``publish`` verifies the folder it wrote before renaming it into place, and the asset uses that
 report (``result.report``), so there is no second verification to time.
+
+``yield`` runs after ``publish`` (its assets need the allocations and the snapshots only; the
+publish asset waits for them in Dagster, the order of the two changes no time). It times what
+the three assets do per epoch: each write function, the ``pool_yield`` rows the other two read
+back (``warehouse.read_rows``), and their blocking checks (``checks``: fees within volume, each
+pool's and vault's emissions equal to its earned allocations, the LPs' fee shares summing to
+the pool's fees per side, and here also the LPs' emissions summing to the pool's), over the
+warehouse views as the assets' checks read them. A failed check makes the epoch fail (exit 1)
+after its figures are written, so a broken result is never reported as a timing. Chain reads
+are replaced: the pairs' ``token0()``/``token1()`` are the generator's (``DATA/pairs.json``)
+and each vault's ``totalAssets()`` is its share supply (the sum of its holders' closing
+balances in the epoch's snapshot, i.e. one asset per share), computed before the stage.
 
 Left out, because there is no chain: the snapshot asset's ``reconcile_epoch`` (eth_call
 totalSupply/balanceOf) and the publish asset's ``publish.release.check_blocks`` (reorg re-check of
@@ -76,6 +89,47 @@ def _timed(table: dict[str, float], name: str, fn: Callable[..., Any]) -> Callab
     return wrapper
 
 
+# The assets' checks, over the warehouse views (defs/yields.py reads the same sums).
+_EARNED = ("SELECT pool, sum(amount)::VARCHAR FROM allocations WHERE epoch = $epoch "
+           "AND channel = $channel AND reason = 'earned' GROUP BY pool")
+_SHARED = ("SELECT pool, sum(fees0)::VARCHAR, sum(fees1)::VARCHAR, sum(emissions)::VARCHAR "
+           "FROM lp_earnings WHERE epoch = $epoch GROUP BY pool")
+_SHARE_SUPPLY = ("SELECT pool, sum(CAST(closing_balance AS BIGNUM))::VARCHAR FROM snapshot "
+                 "WHERE token_kind = 'vault' GROUP BY pool")
+
+
+def _sums(warehouse: Any, sql: str, **params: Any) -> dict[str, tuple[int, ...]]:
+    con = warehouse.connect()
+    try:
+        rows = con.execute(sql, params).fetchall()
+    finally:
+        con.close()
+    return {key: tuple(int(v) for v in values) for key, *values in rows}
+
+
+def yield_problems(warehouse: Any, epoch: int, pools: list[dict[str, Any]],
+                   vaults: list[dict[str, Any]]) -> list[str]:
+    """What the yield assets' blocking checks (and one more sum) find wrong; [] when fine."""
+    problems = [f"{r['pool_name']}: fees {r['fees0']}/{r['fees1']} over volume "
+                f"{r['volume0']}/{r['volume1']}" for r in pools
+                if r["fees0"] > r["volume0"] or r["fees1"] > r["volume1"]]
+    liquidity = _sums(warehouse, _EARNED, epoch=epoch, channel="liquidity")
+    staking = _sums(warehouse, _EARNED, epoch=epoch, channel="staking")
+    shared = _sums(warehouse, _SHARED, epoch=epoch)
+    for r in pools:
+        if (r["emissions"],) != liquidity.get(r["pool"], (0,)):
+            problems.append(f"{r['pool_name']}: emissions {r['emissions']} vs allocations "
+                            f"{liquidity.get(r['pool'], (0,))[0]}")
+        if shared.get(r["pool"], (0, 0, 0)) != (r["fees0"], r["fees1"], r["emissions"]):
+            problems.append(f"{r['pool_name']}: fees/emissions {r['fees0']}/{r['fees1']}/"
+                            f"{r['emissions']}, LPs' shares sum to "
+                            f"{shared.get(r['pool'], (0, 0, 0))}")
+    problems += [f"{r['vault_name']}: emissions {r['emissions']} vs allocations "
+                 f"{staking.get(r['vault'], (0,))[0]}" for r in vaults
+                 if (r["emissions"],) != staking.get(r["vault"], (0,))]
+    return problems
+
+
 def run(data: Path, home: Path, epoch: int) -> dict[str, Any]:
     import aimg_pipeline.publish.release as release
     from aimg_pipeline.decode.contributions import accept_contributions
@@ -88,6 +142,9 @@ def run(data: Path, home: Path, epoch: int) -> dict[str, Any]:
     from aimg_pipeline.rewards.swings import epoch_swings
     from aimg_pipeline.snapshots.balances import snapshot_epoch
     from aimg_pipeline.warehouse import Warehouse
+    from aimg_pipeline.yields.lp import write_lp_earnings
+    from aimg_pipeline.yields.pools import write_pool_yield
+    from aimg_pipeline.yields.vaults import write_vault_yield
 
     config = load_config(data / "aimg.toml")
     warehouse = Warehouse(home)
@@ -124,7 +181,35 @@ def run(data: Path, home: Path, epoch: int) -> dict[str, Any]:
     claims = stage("claims", lambda: write_claims(warehouse, epoch))
     published = stage("publish", lambda: release.publish_epoch(config, warehouse, None, root,
                                                               epoch))
-    total = time.perf_counter() - started
+
+    # stand-ins for the yield assets' eth_calls (not timed, like the other chain reads)
+    untimed = time.perf_counter()
+    pairs = {pool: (t0, t1) for pool, (t0, t1) in
+             json.loads((data / "pairs.json").read_text()).items()}
+    con = warehouse.connect({"snapshot": warehouse.path("position_snapshots", epoch)})
+    supply = {pool: int(v) for pool, v in con.execute(_SHARE_SUPPLY).fetchall()}
+    con.close()
+    total_assets = {t.address: supply.get(t.address, 0)
+                    for t in config.position_tokens(epoch).values() if t.kind == "vault"}
+    untimed = time.perf_counter() - untimed
+    yield_parts: dict[str, float] = {}
+
+    def yields() -> dict[str, Any]:
+        def part(name: str, fn: Callable[[], Any]) -> Any:
+            return _timed(yield_parts, name, fn)()
+        pool_result = part("pool_yield", lambda: write_pool_yield(config, warehouse, epoch,
+                                                                  pairs))
+        pools = part("read_pool_yield", lambda: warehouse.read_rows("pool_yield", epoch))
+        vaults = part("vault_yield", lambda: write_vault_yield(config, warehouse, epoch,
+                                                               total_assets, pools))
+        pools = part("read_pool_yield", lambda: warehouse.read_rows("pool_yield", epoch))
+        lp_rows = part("lp_earnings", lambda: write_lp_earnings(warehouse, epoch, pools))
+        problems = part("checks", lambda: yield_problems(warehouse, epoch, pools, vaults))
+        return {"pool_result": pool_result, "pools": pools, "vaults": vaults,
+                "lp_rows": lp_rows, "problems": problems}
+
+    yielded = stage("yield", yields)
+    total = time.perf_counter() - started - untimed
     sampler.stop()
     facts.update({
         "raw_logs": ingested.log_count, "position_changes": decoded.position_changes,
@@ -135,13 +220,30 @@ def run(data: Path, home: Path, epoch: int) -> dict[str, Any]:
         "claims": len(claims), "merkle_root": published.merkle_root,
         "verified_accounts": published.report["accounts"],
         "published_bytes": sum(p.stat().st_size for p in published.folder.iterdir()),
+        "swaps": decoded.swaps, "syncs": decoded.syncs,
+        "pool_yield_rows": len(yielded["pools"]),
+        "pools_traded": sum(1 for r in yielded["pools"] if r["swaps"]),
+        "pool_swaps": sum(r["swaps"] for r in yielded["pools"]),
+        "pools_priced": sum(1 for r in yielded["pools"] if r["total_apr"] is not None),
+        "pool_notes": sorted({r["note"] for r in yielded["pools"] if r["note"]}),
+        "swaps_without_sync": yielded["pool_result"].swaps_without_sync,
+        "vault_yield_rows": len(yielded["vaults"]),
+        "vaults_with_apr": sum(1 for r in yielded["vaults"] if r["emission_apr"] is not None),
+        "lp_earnings_rows": yielded["lp_rows"],
+        "yield_problems": yielded["problems"][:20],
+        "yield_ok": not yielded["problems"],
     })
+    seconds_yield = stages["yield"]["seconds"]
     return {
         "epoch": epoch, "seconds": round(total, 3),
         "seconds_after_ingest": round(total - stages["ingest"]["seconds"], 3),
+        "seconds_without_yield": round(total - seconds_yield, 3),
+        # what the yield assets add to the rest of the epoch (issue 15: under 10 %)
+        "yield_share": round(seconds_yield / (total - seconds_yield), 4),
         "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "stages": stages,
         "publish_parts": {k: round(v, 3) for k, v in publish_parts.items()},
+        "yield_parts": {k: round(v, 3) for k, v in yield_parts.items()},
         "facts": facts,
     }
 
@@ -155,6 +257,9 @@ def main() -> None:
     args = parser.parse_args()
     result = run(args.data, args.home, args.epoch)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
+    if not result["facts"]["yield_ok"]:
+        raise SystemExit(f"epoch {args.epoch}: yield checks failed: "
+                         + "; ".join(result["facts"]["yield_problems"]))
 
 
 if __name__ == "__main__":

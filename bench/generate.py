@@ -1,12 +1,15 @@
 """Seeded synthetic history for the benchmark: cryo-layout Parquet files plus a config TOML.
 
-``python -m bench.generate --logs N --out DIR [--seed S]`` writes, reproducibly for the
-same (N, seed):
+``python -m bench.generate --logs N --out DIR [--seed S] [--swaps R]`` writes, reproducibly
+for the same (N, seed, R):
 
 * ``DIR/files/bench__logs__{start:08}_to_{end:08}.parquet``: cryo's ``logs`` columns
   (binary hashes, addresses, topics and data; NULL for absent topics), 1,000 blocks a file;
 * ``DIR/files/bench__blocks__…parquet``: ``block_number, block_hash, timestamp``;
-* ``DIR/aimg.toml``: the registry/policy in ``aimg_pipeline.lib.config``'s format.
+* ``DIR/aimg.toml``: the registry/policy in ``aimg_pipeline.lib.config``'s format;
+* ``DIR/pairs.json``: each pool's ``[token0, token1]``, what ``token0()``/``token1()`` would
+  answer (the benchmark has no chain to ask);
+* ``DIR/summary.json``: the counts below.
 
 The world: 1,000 position tokens (the $AIMG vault plus 333 agents with a vault and two
 pools each), ``N / 10`` accounts. Each account holds a portfolio of 1-4 tokens (popular
@@ -23,8 +26,25 @@ Balances never go negative by construction: an opening mint is at least 2**78 we
 outgoing amount is below 2**60, and the generator checks that no holding sends more than
 2**18 times (it sends about 3 times on average).
 
+Pools (the 666 pairs, Uniswap V2): each pairs its agent's token with $AIMG, ``token0`` /
+``token1`` = (agent token, $AIMG) for every agent's pool ``a`` and ($AIMG, agent token) for
+its pool ``b``. Each opens at epoch 0's first block with initial liquidity (``Sync`` then
+``Mint``). Then every trade is logged as the pair's ``swap`` logs it: ``Sync(reserve0,
+reserve1)`` (``_update``) at log index i and ``Swap(sender, amount0In, amount1In,
+amount0Out, amount1Out, to)`` at i + 1, same block; both directions about equally often.
+The measured epoch has ``R × N`` trades (``--swaps``, default 0.35: 2 × 0.35 N pool logs,
+41 % of the epoch's logs, on top of the N Transfers), epoch 0 a tenth of that; a pool
+trades as often as its LP token is popular (same weights). Reserves are ``m << 8s``: a
+per-pool side scale ``s`` of 2-5 bytes and a mantissa ``m`` below 2**62, so reserves lie
+between about 2**70 and 2**102 (never near 2**112), amounts mostly 2**63-2**93. A trade
+moves the pool to a new price state (log price i.i.d. normal, sigma 0.01, around the
+pool's base) with ``m0 · m1`` constant (x·y constant up to rounding); the amounts are the
+exact reserve differences, so every Sync is the previous Sync plus the Swap's in minus out.
+State carries across chunks and epochs, so epoch 1 opens with epoch 0's closing reserves.
+
 Everything is vectorised with numpy and written chunk by chunk (one random stream per
-chunk, derived from the seed), so 10M logs take well under a minute and little memory.
+chunk, derived from the seed; the pool events from their own streams, so ``--swaps 0``
+writes exactly the Transfer, vote and contribution logs of ``--swaps 0.35``).
 """
 
 from __future__ import annotations
@@ -40,7 +60,7 @@ import pyarrow.parquet as pq
 
 from aimg_pipeline.lib.events import TOPIC0
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 NETWORK = "bench"
 GENESIS = 1_767_225_600  # 2026-01-01T00:00:00Z
 EPOCH_SECONDS = 7 * 24 * 3600
@@ -52,10 +72,17 @@ AGENTS = 333  # 1 + 333 * 3 = 1,000 position tokens
 INITIAL_EMISSION = 1_000_000 * 10**18
 TAIL_EMISSION = 1_000 * 10**18
 SHARE_MINT, SHARE_TRANSFER = 0.30, 0.55  # the rest are burns
+SWAPS_PER_TRANSFER = 0.35  # trades per measured-epoch Transfer (two pool logs each)
+PRICE_SIGMA = 0.01  # a pool's log price around its base, per trade (i.i.d.)
+MANTISSA_BITS = (54, 60)  # base reserve mantissas, log-uniform; times 2**(8 * 2..5)
+SCALE_BYTES = (2, 5)
 
 _TRANSFER = bytes.fromhex(TOPIC0["Transfer"][2:])
 _VOTE = bytes.fromhex(TOPIC0["VoteCast"][2:])
 _CONTRIBUTION = bytes.fromhex(TOPIC0["ContributionAccepted"][2:])
+_SWAP = bytes.fromhex(TOPIC0["Swap"][2:])
+_SYNC = bytes.fromhex(TOPIC0["Sync"][2:])
+_MINT = bytes.fromhex(TOPIC0["Mint"][2:])
 
 
 def _addresses(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -94,6 +121,27 @@ class World:
         self.t_count = counts
         if (counts == 0).any():  # every token needs a holder for transfers between holders
             raise ValueError("increase --logs: some token has no holder")
+        # pools: token index 1 + 3i + 1 (agent i's pool a), 1 + 3i + 2 (pool b); their own
+        # random stream, so the holdings above are those of version 1
+        prng = np.random.default_rng([seed, 4])
+        self.pool_token = np.array([1 + 3 * i + k for i in range(AGENTS) for k in (1, 2)])
+        self.pool_agent = np.repeat(np.arange(AGENTS), 2)
+        self.pool_aimg_first = np.tile([False, True], AGENTS)  # a: (agent, AIMG); b: (AIMG, agent)
+        weight = popularity[self.pool_token]
+        self.pool_weight = weight / weight.sum()
+        pools = len(self.pool_token)
+        self.pool_scale = prng.integers(SCALE_BYTES[0], SCALE_BYTES[1] + 1, size=(pools, 2))
+        self.pool_base = np.exp2(prng.uniform(*MANTISSA_BITS, size=(pools, 2)))  # float
+        self.router = _addresses(prng, 2)  # Swap's sender / Mint's sender
+
+    def pair_tokens(self) -> dict[str, list[str]]:
+        """Pool address -> [token0, token1] (what the pair's token0()/token1() answer)."""
+        out = {}
+        for p, token in enumerate(self.pool_token):
+            agent, aimg = _hex(self.agent_token[self.pool_agent[p]]), _hex(self.aimg_token)
+            out[_hex(self.token_addr[token])] = ([aimg, agent] if self.pool_aimg_first[p]
+                                                 else [agent, aimg])
+        return out
 
     def config_toml(self) -> str:
         names = [f"agent{i:03d}" for i in range(AGENTS)]
@@ -174,6 +222,16 @@ def _u64_word(values: np.ndarray, shift_bytes: int = 0) -> np.ndarray:
     return out
 
 
+def _scaled_words(mantissa: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """(n,) uint64 mantissas and (n,) byte scales -> (n, 32) words of ``m << 8 * scale``."""
+    out = np.zeros((len(mantissa), 32), dtype=np.uint8)
+    be = mantissa.astype(">u8").view(np.uint8).reshape(-1, 8)
+    for shift in np.unique(scale):
+        rows = scale == shift
+        out[rows, 24 - shift:32 - shift] = be[rows]
+    return out
+
+
 def _binary(rows: np.ndarray, lengths: np.ndarray | None = None) -> pa.Array:
     """(n, w) uint8 rows -> a pyarrow ``binary`` array (the first ``lengths[i]`` bytes)."""
     n, width = rows.shape
@@ -200,15 +258,22 @@ class Chunk:
     def add(self, topic0: bytes, block: np.ndarray, address: np.ndarray,
             topics: list[np.ndarray | None], data: np.ndarray) -> None:
         n = len(block)
-        t = [np.zeros((n, 32), np.uint8) if x is None else x for x in topics]
-        present = [np.full(n, x is not None) for x in topics]
-        wide = np.zeros((n, 160), np.uint8)
+        self.add_rows(np.broadcast_to(np.frombuffer(topic0, np.uint8), (n, 32)), block,
+                      address, [(np.zeros((n, 32), np.uint8), np.zeros(n, bool)) if x is None
+                                else (x, np.ones(n, bool)) for x in topics],
+                      data, np.full(n, data.shape[1], np.int64))
+
+    def add_rows(self, topic0: np.ndarray, block: np.ndarray, address: np.ndarray,
+                 topics: list[tuple[np.ndarray, np.ndarray]], data: np.ndarray,
+                 lengths: np.ndarray) -> None:
+        """Rows of several events at once: per row its topic0, topics (words, present)
+        and the first ``lengths`` bytes of ``data``. Rows of one block keep their order."""
+        wide = np.zeros((len(block), 160), np.uint8)
         wide[:, :data.shape[1]] = data
         self.parts.append({
-            "block": block, "address": address, "t1": t[0], "t2": t[1], "t3": t[2],
-            "p1": present[0], "p2": present[1], "p3": present[2],
-            "topic0": np.broadcast_to(np.frombuffer(topic0, np.uint8), (n, 32)),
-            "data": wide, "len": np.full(n, data.shape[1], np.int64),
+            "block": block, "address": address, "t1": topics[0][0], "t2": topics[1][0],
+            "t3": topics[2][0], "p1": topics[0][1], "p2": topics[1][1], "p3": topics[2][1],
+            "topic0": topic0, "data": wide, "len": lengths,
         })
 
     def table(self, rng: np.random.Generator) -> pa.Table:
@@ -240,7 +305,91 @@ def _share(total: int, chunk: int, chunks: int) -> int:
     return total * (chunk + 1) // chunks - total * chunk // chunks
 
 
-def generate(logs: int, out: Path, seed: int = 7) -> dict[str, object]:
+def _open_pools(chunk: Chunk, world: World, state: np.ndarray, block: int) -> int:
+    """Every pool's initial liquidity at ``block``: ``Sync`` then ``Mint`` (as the pair's
+    ``mint`` logs them), the reserves at the pool's base; returns the logs added."""
+    pools = len(world.pool_token)
+    state[:] = np.rint(world.pool_base).astype(np.int64)
+    reserves = np.concatenate([_scaled_words(state[:, k].astype(np.uint64),
+                                             world.pool_scale[:, k]) for k in (0, 1)], axis=1)
+    _pair_rows(chunk, world, np.arange(pools), np.full(pools, block, np.int64), reserves,
+               _MINT, (_padded(np.broadcast_to(world.router[0], (pools, 20))), None), reserves)
+    return 2 * pools
+
+
+def _pair_rows(chunk: Chunk, world: World, pool: np.ndarray, block: np.ndarray,
+               reserves: np.ndarray, topic0: bytes,
+               topics: tuple[np.ndarray, np.ndarray | None], data: np.ndarray) -> None:
+    """Per row of ``pool``: a ``Sync(reserves)`` then the event ``topic0`` (``topics``: its
+    topic1, topic2; ``data``) at the next position, same block: adjacent after the sort."""
+    n = len(pool)
+    two = 2 * n
+    sync, event = slice(0, two, 2), slice(1, two, 2)
+    topic0s = np.empty((two, 32), np.uint8)
+    topic0s[sync] = np.frombuffer(_SYNC, np.uint8)
+    topic0s[event] = np.frombuffer(topic0, np.uint8)
+    rows = []
+    for words in (*topics, None):
+        full, present = np.zeros((two, 32), np.uint8), np.zeros(two, bool)
+        if words is not None:
+            full[event], present[event] = words, True
+        rows.append((full, present))
+    wide = np.zeros((two, max(64, data.shape[1])), np.uint8)
+    wide[sync, :64] = reserves
+    wide[event, :data.shape[1]] = data
+    lengths = np.empty(two, np.int64)
+    lengths[sync], lengths[event] = 64, data.shape[1]
+    chunk.add_rows(topic0s, np.repeat(block, 2),
+                   np.repeat(world.token_addr[world.pool_token[pool]], 2, axis=0),
+                   rows, wide, lengths)
+
+
+def _trades(chunk: Chunk, world: World, state: np.ndarray, rng: np.random.Generator, n: int,
+            lo: int, hi: int) -> int:
+    """``n`` trades in blocks ``lo..hi``, each a ``Sync`` then its ``Swap``; ``state`` (each
+    pool's reserve mantissas) moves along. Returns the logs added."""
+    if n == 0:
+        return 0
+    pool = rng.choice(len(world.pool_token), size=n, p=world.pool_weight)
+    block = rng.integers(lo, hi + 1, size=n, dtype=np.int64)
+    order = np.argsort(block, kind="stable")  # time order, kept by the chunk's stable sort
+    pool, block = pool[order], block[order]
+    price = rng.normal(0.0, PRICE_SIGMA, size=n)
+    base = world.pool_base[pool]
+    new = np.empty((n, 2), np.int64)
+    new[:, 0] = np.rint(base[:, 0] * np.exp(price / 2))
+    new[:, 1] = np.rint(base[:, 1] * np.exp(-price / 2))
+    # the reserves before each trade: the same pool's previous trade, else the carried state
+    by_pool = np.argsort(pool, kind="stable")
+    ordered = pool[by_pool]
+    first = np.concatenate([[True], ordered[1:] != ordered[:-1]])
+    last = np.concatenate([ordered[1:] != ordered[:-1], [True]])
+    old = np.empty_like(new)
+    old[by_pool[1:]] = new[by_pool[:-1]]
+    old[by_pool[first]] = state[ordered[first]]
+    state[ordered[last]] = new[by_pool[last]]
+    delta = new - old
+    if not (np.sign(delta[:, 0]) * np.sign(delta[:, 1]) == -1).all():
+        raise AssertionError("a trade without one token in and the other out")
+    if new.min() <= 0 or new.max() >= 1 << 62:
+        raise AssertionError("a reserve mantissa left (0, 2**62)")
+    scale = world.pool_scale[pool]
+    amount_in, amount_out = np.maximum(delta, 0), np.maximum(-delta, 0)
+    data = np.concatenate(
+        [_scaled_words(amount_in[:, k].astype(np.uint64), scale[:, k]) for k in (0, 1)]
+        + [_scaled_words(amount_out[:, k].astype(np.uint64), scale[:, k]) for k in (0, 1)],
+        axis=1)
+    reserves = np.concatenate([_scaled_words(new[:, k].astype(np.uint64), scale[:, k])
+                               for k in (0, 1)], axis=1)
+    sender = world.router[rng.integers(0, len(world.router), size=n)]
+    to = world.account_addr[rng.integers(0, world.accounts, size=n)]
+    _pair_rows(chunk, world, pool, block, reserves, _SWAP, (_padded(sender), _padded(to)),
+               data)
+    return 2 * n
+
+
+def generate(logs: int, out: Path, seed: int = 7,
+             swaps: float = SWAPS_PER_TRANSFER) -> dict[str, object]:
     """Write the files and config for ``logs`` measured-epoch Transfer logs; return a summary."""
     started = time.monotonic()
     out = Path(out)
@@ -248,12 +397,16 @@ def generate(logs: int, out: Path, seed: int = 7) -> dict[str, object]:
     files.mkdir(parents=True, exist_ok=True)
     world = World(logs, seed)
     (out / "aimg.toml").write_text(world.config_toml())
+    (out / "pairs.json").write_text(json.dumps(world.pair_tokens(), indent=1) + "\n")
     zero = np.zeros((1, 20), np.uint8)
     chunks = BLOCKS_PER_EPOCH // FILE_BLOCKS + (BLOCKS_PER_EPOCH % FILE_BLOCKS > 0)
     votes, contributions = logs // 200, logs // 2_000
     mint_order = np.random.default_rng([seed, 1]).permutation(world.holdings)
     sends = np.zeros(world.holdings, np.int64)
-    counts = {"epoch0_logs": 0, "epoch1_logs": 0, "epoch1_transfers": 0}
+    counts = {"epoch0_logs": 0, "epoch1_logs": 0, "epoch1_transfers": 0,
+              "epoch0_pool_logs": 0, "epoch1_pool_logs": 0}
+    trades = [round(logs * swaps) // 10, round(logs * swaps)]  # epoch 0, epoch 1
+    state = np.zeros((len(world.pool_token), 2), np.int64)  # reserve mantissas per pool
     contribution_serial = 0
     for epoch in range(EPOCHS):
         for c in range(chunks):
@@ -321,6 +474,12 @@ def generate(logs: int, out: Path, seed: int = 7) -> dict[str, object]:
                 chunk.add(_CONTRIBUTION, blocks(n_contrib),
                              np.broadcast_to(world.registry, (n_contrib, 20)),
                              [ids, _padded(world.agent_token[agent]), _padded(who)], data)
+            if trades[epoch]:
+                pool_rng = np.random.default_rng([seed, 5, epoch, c])
+                pool_logs = _open_pools(chunk, world, state, lo) if epoch == c == 0 else 0
+                pool_logs += _trades(chunk, world, state, pool_rng,
+                                     _share(trades[epoch], c, chunks), lo, hi)
+                counts[f"epoch{epoch}_pool_logs"] += pool_logs
             table = chunk.table(rng)
             counts[f"epoch{epoch}_logs"] += table.num_rows
             if epoch == 1:
@@ -342,7 +501,9 @@ def generate(logs: int, out: Path, seed: int = 7) -> dict[str, object]:
     summary = {
         "generator_version": GENERATOR_VERSION, "seed": seed, "logs": logs,
         "accounts": world.accounts, "position_tokens": len(world.token_addr),
-        "holdings": world.holdings, **counts,
+        "holdings": world.holdings, "pools": len(world.pool_token),
+        "swaps_per_transfer": swaps, **counts,
+        "epoch1_pool_share": round(counts["epoch1_pool_logs"] / counts["epoch1_logs"], 4),
         "seconds": round(time.monotonic() - started, 2),
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
@@ -354,8 +515,11 @@ def main() -> None:
     parser.add_argument("--logs", type=int, required=True)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--swaps", type=float, default=SWAPS_PER_TRANSFER,
+                        help="trades (Sync + Swap) per measured-epoch Transfer "
+                        f"(default {SWAPS_PER_TRANSFER}; 0: no pool events)")
     args = parser.parse_args()
-    print(json.dumps(generate(args.logs, args.out, args.seed)))
+    print(json.dumps(generate(args.logs, args.out, args.seed, args.swaps)))
 
 
 if __name__ == "__main__":

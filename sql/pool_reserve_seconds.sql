@@ -33,7 +33,8 @@ SELECT
     sum((r1 % 18446744073709551616) * dt)::VARCHAR AS seconds1_low,
     sum((r1 // 18446744073709551616) * dt)::VARCHAR AS seconds1_high,
     max(CASE WHEN back = 1 THEN r0 END)::VARCHAR AS reserve0,
-    max(CASE WHEN back = 1 THEN r1 END)::VARCHAR AS reserve1
+    max(CASE WHEN back = 1 THEN r1 END)::VARCHAR AS reserve1,
+    count(*) FILTER (WHERE block_number >= 0) AS epoch_syncs
 FROM timed
 GROUP BY pool
 ORDER BY pool

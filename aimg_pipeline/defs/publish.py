@@ -97,7 +97,8 @@ def distribution(
     description="A self-contained HTML page per published epoch (AIMG_HOME/reports/"
     "epoch-NNNNN.html): emission curve, channel split, allocation by agent and pool, "
     "recipient distribution (Lorenz curve, Gini), top recipients, epoch-over-epoch changes "
-    "and the checks. Outside the immutable published folder: it can be regenerated.",
+    "the checks, and the yield section (pool fees vs emissions, APRs, vault APRs). Outside "
+    "the immutable published folder: it can be regenerated.",
 )
 def epoch_report(context: dg.AssetExecutionContext, settings: AimgSettings):
     policy_config = settings.config()

@@ -59,8 +59,9 @@ SHARED = ("SELECT pool, sum(fees0)::VARCHAR, sum(fees1)::VARCHAR FROM lp_earning
             "allocations in the allocations view."),
         dg.AssetCheckSpec(
             "swaps_have_syncs", asset=["yield", "pool_yield"],
-            description="Warns when a pool traded but never reported reserves (Sync): its "
-            "price, TVL and APRs are unknown, and logs are probably missing."),
+            description="Warns when a pool has a Swap in the epoch but no Sync among the "
+            "epoch's logs (a V2 pair emits one with every Swap): logs are missing, and its "
+            "reserves, price, TVL and APRs are stale or unknown."),
     ],
     description="Per pool: swaps, volumes, fees (fee_bps), reserves and their time-weighted "
     "averages, price and TVL in $AIMG, emissions, fee / emission / total APR.",

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import base64
 import io
+from fractions import Fraction
 from typing import Any
 
 from aimg_pipeline.lib.policy import CHANNELS
 from aimg_pipeline.report.figures import WEI, EpochData, gini
+from aimg_pipeline.report.yields import PoolSeries, VaultSeries
 
 TOP_N = 15
 
@@ -166,4 +168,97 @@ def plot_trends(history: list[EpochData]) -> str:
     ineq.set_ylim(0, 1)
     ineq.set_xticks(epochs)
     _style(ineq)
+    return _png(fig)
+
+
+def _in_aimg(wei: int | None) -> float:
+    """Wei as AIMG for an axis (exact until the last conversion); NULL plots as 0."""
+    return float(Fraction(wei or 0, WEI))
+
+
+def _apr(values: list[float | None]) -> list[float]:
+    """APRs in percent for an axis; NULL leaves a gap."""
+    return [float("nan") if v is None else v * 100 for v in values]
+
+
+def _percent_axis(axis: Any) -> None:
+    from matplotlib.ticker import FuncFormatter
+
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f} %"))
+
+
+YIELD_COLORS = {"fees": "#55A868", "emissions": COLORS["liquidity"], "total": "#333333"}
+
+
+def _log_percent_axis(axis: Any) -> None:
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    axis.set_major_locator(LogLocator(base=10, numticks=6))
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.10g} %"))
+    axis.set_minor_formatter(NullFormatter())
+
+
+def _apr_scale(ax: Any, series: list[list[float]]) -> None:
+    """Linear from 0, or logarithmic when the positive APRs span more than 100× (the demo's
+    fee APRs are fractions of a percent beside emission APRs of thousands of percent)."""
+    positive = [v for values in series for v in values if v == v and v > 0]  # not NaN
+    if positive and max(positive) > 100 * min(positive):
+        ax.set_yscale("log", nonpositive="mask")  # a 0 % APR leaves a gap
+        ax.set_ylabel("log scale", fontsize=8)
+        _log_percent_axis(ax.yaxis)
+    else:
+        ax.set_ylim(bottom=0)
+        _percent_axis(ax.yaxis)
+
+
+APR_LINES = (("fee APR", "fees", "-", 1.6), ("emission APR", "emissions", "-", 2.6),
+             ("total APR", "total", "--", 1.4))
+
+
+def plot_pool_yield(pools: list[PoolSeries], epochs: list[int]) -> str:
+    """Per pool, a row: fees and emissions in AIMG stacked per epoch, and the three APRs."""
+    height = 2.3 * len(pools) + 0.6
+    fig = _figure(11, height)
+    axes = fig.subplots(len(pools), 2, squeeze=False)
+    for (bars, lines), pool in zip(axes, pools, strict=True):
+        fees = [_in_aimg(f) for f in pool.fees_aimg]
+        emitted = [_in_aimg(e) for e in pool.emissions]
+        bars.bar(pool.epochs, fees, color=YIELD_COLORS["fees"], label="fees (AIMG)")
+        bars.bar(pool.epochs, emitted, bottom=fees, color=YIELD_COLORS["emissions"],
+                 label="emissions (AIMG)")
+        bars.set_title(f"{pool.name}: fees + emissions (AIMG)", fontsize=10)
+        _thousands(bars.yaxis)
+        values = [_apr(pool.fee_apr), _apr(pool.emission_apr), _apr(pool.total_apr)]
+        for (label, key, style, width), ys in zip(APR_LINES, values, strict=True):
+            lines.plot(pool.epochs, ys, marker="o", markersize=3, linestyle=style,
+                       linewidth=width, color=YIELD_COLORS[key], label=label)
+        lines.set_title(f"{pool.name}: APR", fontsize=10)
+        _apr_scale(lines, values)
+        for ax in (bars, lines):
+            ax.set_xticks(epochs)
+            ax.set_xlim(min(epochs) - 0.6, max(epochs) + 0.6)
+            _style(ax)
+    axes[-1][0].set_xlabel("epoch")
+    axes[-1][1].set_xlabel("epoch")
+    handles = [h for ax in axes[0] for h in ax.get_legend_handles_labels()[0]]
+    fig.legend(handles, [h.get_label() for h in handles], loc="upper center", ncol=5,
+               frameon=False, bbox_to_anchor=(0.5, 1.0))
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / height))
+    return _png(fig)
+
+
+def plot_vault_apr(vaults: list[VaultSeries], epochs: list[int]) -> str:
+    """The emission APR of every vault over the epochs, one line each."""
+    fig = _figure(11, 3.2)
+    ax = fig.add_subplot()
+    for vault in vaults:
+        ax.plot(vault.epochs, _apr(vault.emission_apr), marker="o", markersize=4,
+                label=vault.name)
+    ax.set_title("Vault emission APR per epoch")
+    ax.set_xlabel("epoch")
+    ax.set_xticks(epochs)
+    ax.set_xlim(min(epochs) - 0.4, max(epochs) + 0.4)
+    _apr_scale(ax, [_apr(v.emission_apr) for v in vaults])
+    _style(ax)
+    ax.legend(frameon=False, loc="center left", bbox_to_anchor=(1.01, 0.5))
     return _png(fig)

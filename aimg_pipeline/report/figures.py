@@ -27,14 +27,21 @@ class ReportError(RuntimeError):
     """The report cannot be built (the epoch is not published)."""
 
 
+def units(raw: int, places: int = 2, token_decimals: int = 18) -> str:
+    """A token amount of ``raw`` base units (``10**token_decimals`` per token) in tokens,
+    with thousands separators, truncated to ``places`` decimals (integer math)."""
+    one = 10**token_decimals
+    sign = "-" if raw < 0 else ""
+    whole, rest = divmod(abs(raw), one)
+    if places == 0:
+        return f"{sign}{whole:,}"
+    frac = rest * 10**places // one
+    return f"{sign}{whole:,}.{frac:0{places}d}"
+
+
 def aimg(wei: int, decimals: int = 2) -> str:
     """``wei`` in AIMG with thousands separators, truncated to ``decimals`` (integer math)."""
-    sign = "-" if wei < 0 else ""
-    whole, rest = divmod(abs(wei), WEI)
-    if decimals == 0:
-        return f"{sign}{whole:,}"
-    frac = rest * 10**decimals // WEI
-    return f"{sign}{whole:,}.{frac:0{decimals}d}"
+    return units(wei, decimals)
 
 
 def percent(part: int, whole: int, decimals: int = 2) -> str:

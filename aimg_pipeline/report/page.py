@@ -20,7 +20,9 @@ from aimg_pipeline.report.charts import (
     plot_channels,
     plot_distribution,
     plot_emissions,
+    plot_pool_yield,
     plot_trends,
+    plot_vault_apr,
 )
 from aimg_pipeline.report.figures import (
     TREND_EPOCHS,
@@ -35,15 +37,27 @@ from aimg_pipeline.report.figures import (
     run_checks,
     signed,
     subpool_label,
+    units,
+)
+from aimg_pipeline.report.yields import (
+    MAX_POOL_CHARTS,
+    apr_text,
+    charted_pools,
+    charted_vaults,
+    load_yields,
+    token_label,
+    vault_label,
 )
 
 
-def _table(header: list[str], rows: list[list[str]], numeric_from: int = 1) -> str:
+def _table(header: list[str], rows: list[list[str]], numeric_from: int = 1,
+           text_from: int | None = None) -> str:
+    """Cells are HTML; columns ``numeric_from`` up to ``text_from`` are right-aligned."""
     head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
     body = "".join(
         "<tr>" + "".join(
-            f"<td class='{'num' if i >= numeric_from else ''}'>{cell}</td>"
-            for i, cell in enumerate(row)) + "</tr>"
+            f"<td class='{'num' if numeric_from <= i < (text_from or len(row)) else ''}'>"
+            f"{cell}</td>" for i, cell in enumerate(row)) + "</tr>"
         for row in rows)
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
@@ -57,6 +71,7 @@ body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:0;backgrou
 color:#1d2330}
 main{max-width:1180px;margin:0 auto;padding:24px}
 h1{margin:0 0 4px 0;font-size:26px}h2{margin:28px 0 10px 0;font-size:19px}
+h3{margin:18px 0 8px 0;font-size:15px}
 .sub{color:#5b6475;margin-bottom:18px}
 .cards{display:grid;grid-template-columns:repeat(5,1fr);gap:12px}
 .card{background:#fff;border-radius:8px;padding:12px 14px;box-shadow:0 1px 2px #0001}
@@ -67,18 +82,88 @@ box-shadow:0 1px 2px #0001}
 img{max-width:100%}
 table{border-collapse:collapse;width:100%;font-size:13px}
 th,td{padding:5px 8px;border-bottom:1px solid #e6e8ec;text-align:left;vertical-align:top}
+td small{white-space:nowrap}
 td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 code,.mono{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12px}
 .PASS{color:#fff;background:#2e7d32}.FAIL{color:#fff;background:#c62828}
 .WARN{color:#1d2330;background:#f9c74f}
 .badge{padding:2px 8px;border-radius:10px;font-weight:600;font-size:12px}
 .foot{color:#5b6475;font-size:12px;margin-top:16px}
+.note{color:#5b6475}
 """
 
 
-def render(root: Path, epoch: int, config: Config | None = None) -> str:
-    """The HTML of epoch ``epoch``'s report, from the folders under publish root ``root``."""
+def _amount(raw: int | None, places: int = 2) -> str:
+    """An exact 18-decimal amount as truncated text, its exact base units on hover."""
+    if raw is None:
+        return "–"
+    return f"<span title='{raw} wei'>{units(raw, places)}</span>"
+
+
+def _yield_section(home: Path, epoch: int, config: Config | None) -> str:
+    """The "Yield" section: pools and vaults of the epoch, and their trends (warehouse)."""
+    history = load_yields(home, epoch)
+    head = "<section><h2>Yield</h2>"
+    if "pool_yield" in history.missing:
+        return (f"{head}<p class='note'>Yield for epoch {epoch}: the yield assets were not "
+                f"materialized ({html.escape(history.missing['pool_yield'])}).</p></section>")
+    parts = [
+        "<p class='note'>From the warehouse's <code>pool_yield</code> and "
+        "<code>vault_yield</code>: analytics, not part of the published files, nothing here "
+        "is paid. Token amounts are truncated from the exact integers (hover for base units); "
+        "TVL and fees in AIMG at the time-weighted average price; an APR is one epoch's value "
+        "over TVL, annualized (365 days / epoch length).</p>"]
+    pools = history.current_pools
+    rows = []
+    for r in pools:
+        tokens = (f"{html.escape(token_label(r['token0'], config))} / "
+                  f"{html.escape(token_label(r['token1'], config))}")
+        rows.append([
+            f"<b>{html.escape(r['pool_name'] or r['pool'])}</b><br><small>{tokens} · fee "
+            f"{percent(r['fee_bps'], 10_000)}</small>",
+            f"{r['swaps']:,}", _amount(r["volume0"]), _amount(r["volume1"]),
+            _amount(r["fees0"], 4), _amount(r["fees1"], 4), _amount(r["tvl_aimg"]),
+            _amount(r["fees_aimg"], 4), _amount(r["emissions"]), apr_text(r["fee_apr"]),
+            apr_text(r["emission_apr"]), apr_text(r["total_apr"]),
+            html.escape(r["note"] or "")])
+    parts.append(f"<h3>Pools, epoch {epoch}</h3>")
+    parts.append(_table(
+        ["pool", "swaps", "volume0", "volume1", "fees0", "fees1", "TVL (AIMG)",
+         "fees (AIMG)", "emissions (AIMG)", "fee APR", "emission APR", "total APR", "note"],
+        rows, 1, 12) if rows else "<p class='note'>No pool in force this epoch.</p>")
+    if pools:
+        epochs = history.epochs
+        shown = (f"the {MAX_POOL_CHARTS} largest of {len(pools)} pools by TVL this epoch"
+                 if len(pools) > MAX_POOL_CHARTS else "every pool")
+        parts.append(f"<h3>Pools over epochs {epochs[0]}–{epochs[-1]} ({shown})</h3>"
+                     "<p class='note'>Fees (green) are stacked under emissions: next to large "
+                     "emissions they may be too small to see. The APR axis turns logarithmic "
+                     "when the APRs differ by more than 100×; a 0 % APR is a gap there.</p>")
+        parts.append(_img(plot_pool_yield(charted_pools(history), epochs), "pool yield"))
+    parts.append(f"<h3>Vaults, epoch {epoch}</h3>")
+    if "vault_yield" in history.missing:
+        parts.append(f"<p class='note'>Vaults for epoch {epoch}: not materialized "
+                     f"({html.escape(history.missing['vault_yield'])}).</p>")
+    elif not history.current_vaults:
+        parts.append("<p class='note'>No vault in force this epoch.</p>")
+    else:
+        vault_rows = [[html.escape(vault_label(r)), html.escape(token_label(r["asset"], config)),
+                       _amount(r["staked_aimg"]), _amount(r["emissions"]),
+                       apr_text(r["emission_apr"]), html.escape(r["note"] or "")]
+                      for r in history.current_vaults]
+        parts.append(_table(["vault", "asset", "staked (AIMG)", "emissions (AIMG)",
+                             "emission APR", "note"], vault_rows, 2, 5))
+        parts.append(_img(plot_vault_apr(charted_vaults(history), history.epochs),
+                          "vault emission APR"))
+    return head + "".join(parts) + "</section>"
+
+
+def render(root: Path, epoch: int, config: Config | None = None,
+           home: Path | None = None) -> str:
+    """The HTML of epoch ``epoch``'s report, from the folders under publish root ``root``;
+    the yield section reads the warehouse of ``home`` (default: the parent of ``root``)."""
     root = Path(root)
+    home = root.parent if home is None else Path(home)
     data = load_epoch(root, epoch)
     previous = load_epoch(root, epoch - 1) if epoch > 0 else None
     names = names_of(config)
@@ -218,6 +303,7 @@ def render(root: Path, epoch: int, config: Config | None = None) -> str:
         f"<section><h2>Epoch over epoch</h2>{_img(plot_trends(history), 'trends')}"
         + (_table(["", f"epoch {epoch - 1}", f"epoch {epoch}", "change"], eoe_rows)
            if eoe_rows else "<p>First epoch: nothing to compare with.</p>") + "</section>",
+        _yield_section(home, epoch, config),
     ]
     title = f"AIMG distribution — epoch {epoch}"
     return f"""<!DOCTYPE html>
@@ -244,7 +330,7 @@ def report_path(home: Path, epoch: int) -> Path:
 
 def write_report(home: Path, epoch: int, config: Config | None = None) -> Path:
     """Render epoch ``epoch`` of ``home/published`` and write it atomically; return its path."""
-    page = render(Path(home) / "published", epoch, config)
+    page = render(Path(home) / "published", epoch, config, home)
     target = report_path(home, epoch)
     target.parent.mkdir(parents=True, exist_ok=True)
     temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")

@@ -23,11 +23,9 @@ from aimg_pipeline.warehouse import Warehouse, run_sql
 @dataclass(frozen=True)
 class PoolYieldResult:
     rows: list[dict[str, Any]]  # as written, big integers as int
-
-    @property
-    def swaps_without_sync(self) -> list[str]:
-        """Pools that traded in the epoch but never reported reserves: logs are missing."""
-        return [r["pool_name"] for r in self.rows if r["swaps"] and r["reserve0"] is None]
+    # pools with a Swap in the window but no Sync among the epoch's logs: a V2 pair emits a
+    # Sync with every Swap, so logs are missing and the reserves (price, TVL) are stale
+    swaps_without_sync: list[str]
 
 
 def epoch_emissions_by_pool(warehouse: Warehouse, epoch: int) -> dict[tuple[str, str], int]:
@@ -119,4 +117,6 @@ def write_pool_yield(config: Config, warehouse: Warehouse, epoch: int,
                  reserves.get(p.address, {}), emissions.get(("liquidity", p.address), 0))
             for p in pools]
     warehouse.write_rows("pool_yield", epoch, [{"epoch": epoch, **r} for r in rows])
-    return PoolYieldResult(rows)
+    silent = [r["pool_name"] for r in rows
+              if r["swaps"] and not reserves.get(r["pool"], {}).get("epoch_syncs")]
+    return PoolYieldResult(rows, silent)
