@@ -96,7 +96,7 @@ def distribution(
     backfill_policy=epoch_backfill_policy,
     description="A self-contained HTML page per published epoch (AIMG_HOME/reports/"
     "epoch-NNNNN.html): emission curve, channel split, allocation by agent and pool, "
-    "recipient distribution (Lorenz curve, Gini), top recipients, epoch-over-epoch changes "
+    "recipient distribution (Lorenz curve, Gini), top recipients, epoch-over-epoch changes, "
     "the checks, and the yield section (pool fees vs emissions, APRs, vault APRs). Outside "
     "the immutable published folder: it can be regenerated.",
 )
