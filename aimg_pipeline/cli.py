@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -16,6 +17,10 @@ from aimg_pipeline.ingest.chain import ChainError
 from aimg_pipeline.lib.config import ConfigError
 from aimg_pipeline.publish.layout import PublishError
 from aimg_pipeline.verify import VerifyError, verify
+
+
+class CliError(RuntimeError):
+    """A refusal the operator can act on: printed as one ``error:`` line, exit 2."""
 
 
 def _home() -> Path:
@@ -69,16 +74,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         if not all(r.success for r in results):
             print("a materialization failed; see the Dagster run logs", file=sys.stderr)
             return 1
-        print(f"\n{'epoch':>5}  {'window (UTC)':<37} {'emission (wei)':>28} "
-              f"{'recipients':>10}  merkle root")
-        for epoch in epochs:
-            folder = home / "published" / f"epoch-{epoch:05d}"
-            manifest = json.loads((folder / "manifest.json").read_text())
-            verify(folder)
-            window = manifest["window"]
-            recipients = _recipients(folder)
-            print(f"{epoch:>5}  {window['start_utc']} → {window['end_utc']}  "
-                  f"{manifest['emission']:>28} {recipients:>10}  {manifest['merkle_root']}")
+        _print_summary(home, epochs)
 
         last = home / "published" / f"epoch-{epochs[-1]:05d}"
         claims = json.loads((last / "claims.json").read_text())
@@ -92,13 +88,26 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(f"\non-chain claim with the published proof of epoch {epochs[-1]}: {account} "
               f"{'received' if paid else 'FAILED to receive'} {after - before} wei")
         print(f"\nanalytics database: {home / 'analytics.duckdb'} (open read-only: "
-              f"duckdb -readonly {home / 'analytics.duckdb'})")
+              f"cd {home} && duckdb -readonly analytics.duckdb)")
         print(f"published artifacts: {home / 'published'}")
         print(f"epoch reports (HTML): {home / 'reports'}")
         print(f"Dagster runs: {os.environ['DAGSTER_HOME']} (make dev opens the UI)")
         return 0 if paid else 1
     finally:
         chain.stop()
+
+
+def _print_summary(home: Path, epochs: list[int]) -> None:
+    """One line per published epoch: window, emission, recipients, root (each verified)."""
+    print(f"\n{'epoch':>5}  {'window (UTC)':<37} {'emission (wei)':>28} "
+          f"{'recipients':>10}  merkle root")
+    for epoch in epochs:
+        folder = home / "published" / f"epoch-{epoch:05d}"
+        manifest = json.loads((folder / "manifest.json").read_text())
+        verify(folder)
+        window = manifest["window"]
+        print(f"{epoch:>5}  {window['start_utc']} → {window['end_utc']}  "
+              f"{manifest['emission']:>28} {_recipients(folder):>10}  {manifest['merkle_root']}")
 
 
 def _recipients(folder: Path) -> int:
@@ -110,6 +119,10 @@ def _recipients(folder: Path) -> int:
 
 def cmd_dev(args: argparse.Namespace) -> int:
     """The Dagster UI on 127.0.0.1 with the demo chain running behind it."""
+    if not _port_free(args.port):  # before anything starts (the UI would hang half-up)
+        print(f"error: port {args.port} on 127.0.0.1 is already in use (another `aimg dev`?);"
+              f" choose another with --port", file=sys.stderr)
+        return 1
     home = _home()
     _use_home(home)
     chain, _ = _start_demo_chain(home, args.seed)
@@ -126,27 +139,57 @@ def cmd_dev(args: argparse.Namespace) -> int:
         chain.stop()
 
 
+def _port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _epochs_to_run(first: int | None, last: int | None, closed: list[int]) -> list[int]:
+    """The epochs ``--first``/``--last`` select among the closed ones (either may be
+    omitted: from epoch 0, through the last closed epoch)."""
+    if first is not None and first < 0 or last is not None and last < 0:
+        raise CliError("--first and --last are epoch numbers >= 0")
+    if first is not None and last is not None and first > last:
+        raise CliError(f"--first {first} is after --last {last}")
+    newest = closed[-1] if closed else -1
+    wanted = last if last is not None else first if first is not None else None
+    if wanted is not None and wanted > newest:
+        state = (f"the chain is final through epoch {newest}" if closed
+                 else "no epoch is closed and final yet")
+        raise CliError(f"epoch {wanted} is not closed and final: {state}")
+    return list(range(first or 0, (last if last is not None else newest) + 1))
+
+
 def cmd_materialize(args: argparse.Namespace) -> int:
-    """Materialize epochs against ``AIMG_RPC_URL`` (all closed ones by default)."""
+    """Materialize epochs against ``AIMG_RPC_URL`` (every closed one by default)."""
     import dagster as dg
 
     from aimg_pipeline.ingest.chain import ChainClient
     from aimg_pipeline.orchestrate import closed_epochs, materialize_epochs
 
-    _use_home(_home())
-    settings = AimgSettings()
-    config = settings.config()
+    home = _home()
+    _use_home(home)
+    config = AimgSettings().config()
     rpc_url = os.environ.get("AIMG_RPC_URL")
     if not rpc_url:
-        print("AIMG_RPC_URL is not set", file=sys.stderr)
-        return 2
-    epochs = (list(range(args.first, args.last + 1)) if args.first is not None
-              else closed_epochs(ChainClient(rpc_url), config))
+        raise CliError("AIMG_RPC_URL is not set: point it at the chain's JSON-RPC endpoint")
+    epochs = _epochs_to_run(args.first, args.last, closed_epochs(ChainClient(rpc_url), config))
+    if not epochs:
+        print("nothing to do: no epoch is closed and final yet")
+        return 0
     run_config = ({"ops": {"publish__distribution": {"config": {
         "republish_reason": args.republish_reason}}}} if args.republish_reason else None)
+    print(f"materializing epochs {epochs[0]}..{epochs[-1]} through Dagster "
+          f"(runs under {os.environ['DAGSTER_HOME']})")
     with dg.DagsterInstance.get() as instance:
-        results = materialize_epochs(epochs, config, instance, run_config=run_config)
-    return 0 if all(r.success for r in results) else 1
+        materialize_epochs(epochs, config, instance, run_config=run_config,
+                           log_level="DEBUG" if args.debug else "CRITICAL")
+    _print_summary(home, epochs)
+    return 0
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
@@ -198,8 +241,30 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+ENVIRONMENT = """environment:
+  AIMG_HOME           everything the pipeline writes (default: .aimg in the project root)
+  AIMG_CONFIG         the policy/registry TOML (default: $AIMG_HOME/demo/aimg.toml)
+  AIMG_RPC_URL        the chain's JSON-RPC endpoint (never printed; required to materialize)
+  AIMG_DUCKDB_MEMORY  DuckDB's memory cap per connection (default: 2GB)
+  DAGSTER_HOME        the Dagster instance (default: $AIMG_HOME/dagster)
+"""
+
+
+def _cause(exc: BaseException) -> BaseException:
+    """The exception a Dagster step raised, under Dagster's wrappers."""
+    while True:
+        inner = getattr(exc, "user_exception", None) or exc.__cause__
+        if inner is None or inner is exc:
+            return exc
+        exc = inner
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="aimg", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="aimg", description=__doc__, epilog=ENVIRONMENT,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--debug", action="store_true",
+                        help="show Dagster's logs and the full traceback of an error")
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="local chain + seeded scenario + every closed epoch")
     demo.add_argument("--seed", type=int, default=7)
@@ -208,10 +273,13 @@ def main(argv: list[str] | None = None) -> int:
     dev.add_argument("--seed", type=int, default=7)
     dev.add_argument("--port", type=int, default=3000)
     dev.set_defaults(run=cmd_dev)
-    mat = sub.add_parser("materialize", help="materialize epochs from AIMG_RPC_URL")
-    mat.add_argument("--first", type=int)
-    mat.add_argument("--last", type=int)
-    mat.add_argument("--republish-reason", default="")
+    mat = sub.add_parser("materialize", help="materialize closed epochs from AIMG_RPC_URL")
+    mat.add_argument("--first", type=int, metavar="EPOCH",
+                     help="first epoch to materialize (default: 0)")
+    mat.add_argument("--last", type=int, metavar="EPOCH",
+                     help="last epoch to materialize (default: the last closed and final one)")
+    mat.add_argument("--republish-reason", default="", metavar="TEXT",
+                     help="republish already published epochs whose result changed, saying why")
     mat.set_defaults(run=cmd_materialize)
     ver = sub.add_parser("verify", help="check published epoch folders on their own")
     ver.add_argument("paths", nargs="+")
@@ -226,9 +294,17 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.run(args)
-    except (ConfigError, ChainError, PublishError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # one line for the operator; --debug shows the traceback
+        if args.debug:
+            raise
+        cause = _cause(exc)
+        known = isinstance(cause, (CliError, ConfigError, ChainError, PublishError))
+        text = str(cause).strip().splitlines()[0] if str(cause).strip() else repr(cause)
+        print(f"error: {text if known else f'{type(cause).__name__}: {text}'}",
+              file=sys.stderr)
+        return 2 if known else 1
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ DuckDB ``BIGNUM`` (arbitrary precision: exact for sum, +, -, comparison).
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -153,7 +152,6 @@ class Warehouse:
     def __init__(self, home: Path) -> None:
         self.home = Path(home)
         self.root = self.home / "warehouse"
-        self.analytics_path = self.home / "analytics.duckdb"
 
     def path(self, table: str, epoch: int) -> Path:
         if table not in TABLES:
@@ -233,7 +231,7 @@ class Warehouse:
         return [{k: int(v) if k in big and v is not None else v for k, v in row.items()}
                 for row in self.read(table, epoch).to_pylist()]
 
-    def _ensure_empty_files(self) -> None:
+    def ensure_empty_files(self) -> None:
         """One zero-row file per table, so views work before the first epoch lands."""
         for table, (schema, _) in TABLES.items():
             empty = self.root / table / "_empty.parquet"
@@ -262,7 +260,7 @@ class Warehouse:
         ``AIMG_HOME/tmp/duckdb``: without a cap it takes up to 80 % of the machine's RAM for
         sorts and joins of a 10M-log epoch (SPEC 10 asks for under 4 GiB in all).
         """
-        self._ensure_empty_files()
+        self.ensure_empty_files()
         con = self.limit_memory(duckdb.connect())
         for macros in ("u128_macros", "abi_macros"):
             con.execute((SQL_DIR / f"{macros}.sql").read_text())
@@ -302,30 +300,6 @@ class Warehouse:
             return con.execute(
                 f"COPY (SELECT {columns} FROM ({text})) TO {sql_literal(temporary)} "
                 "(FORMAT parquet, COMPRESSION zstd)", {**params, "epoch": epoch}).fetchone()[0]
-
-    def ensure_analytics_db(self) -> Path:
-        """(Re)build ``analytics.duckdb`` when its view definitions changed.
-
-        Built in a temporary file and renamed into place, so a reader that has the old file
-        open keeps reading it and the next reader opens the new one.
-        """
-        self._ensure_empty_files()
-        ddl = [f"CREATE VIEW {table} AS {self.view_sql(table)};" for table in TABLES]
-        digest = hashlib.sha256("\n".join(ddl).encode()).hexdigest()
-        stamp = self.home / ".analytics.version"
-        if self.analytics_path.exists() and stamp.exists() and stamp.read_text() == digest:
-            return self.analytics_path
-        temporary = self.home / f".analytics.{os.getpid()}.duckdb.tmp"
-        temporary.unlink(missing_ok=True)
-        con = duckdb.connect(str(temporary))
-        try:
-            for statement in ddl:
-                con.execute(statement)
-        finally:
-            con.close()
-        os.replace(temporary, self.analytics_path)
-        stamp.write_text(digest)
-        return self.analytics_path
 
 
 def run_sql(con: duckdb.DuckDBPyConnection, name: str, **params: Any) -> pa.Table:

@@ -30,10 +30,10 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
-import duckdb
 import pyarrow.parquet as pq
 import pytest
 
+from aimg_pipeline.analytics import connect as analytics_connect
 from aimg_pipeline.lib.config import load_config
 from aimg_pipeline.orchestrate import materialize_epochs
 from aimg_pipeline.verify import verify
@@ -78,16 +78,21 @@ elif point == "parquet":
             stop_here()
     m.pq.write_table = write_table
 elif point == "analytics":
-    import aimg_pipeline.warehouse as m
+    import aimg_pipeline.analytics as m
     real_connect = m.duckdb.connect
-    def connect(database=":memory:", *args, **kwargs):
-        con = real_connect(database, *args, **kwargs)
-        if str(database).endswith(".duckdb.tmp"):
-            con.execute("CREATE TABLE half_built AS SELECT 1 AS x")
-            con.execute("CHECKPOINT")
-            stop_here()
-        return con
-    m.duckdb.connect = connect
+    class HalfBuilt:  # killed once the temporary database file is attached and written to
+        def __init__(self, con):
+            self.con = con
+        def execute(self, sql, *args):
+            result = self.con.execute(sql, *args)
+            if sql == "USE analytics":
+                self.con.execute("CREATE TABLE half_built AS SELECT 1 AS x")
+                self.con.execute("CHECKPOINT")
+                stop_here()
+            return result
+        def close(self):
+            self.con.close()
+    m.duckdb.connect = lambda *args, **kwargs: HalfBuilt(real_connect(*args, **kwargs))
 elif point in ("publish", "publish0"):
     import aimg_pipeline.publish.folder as m
     real_file = m._write_file
@@ -194,7 +199,7 @@ def analyst_view(home: Path) -> dict[tuple[str, int], list[str]]:
     path = home / "analytics.duckdb"
     if not path.exists():
         return {}
-    con = duckdb.connect(str(path), read_only=True)
+    con = analytics_connect(home)
     try:
         out: dict[tuple[str, int], list[str]] = {}
         for table in TABLES:

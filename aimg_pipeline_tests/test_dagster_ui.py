@@ -25,6 +25,7 @@ import pyarrow.parquet as pq
 import pytest
 import requests
 
+from aimg_pipeline import analytics
 from aimg_pipeline.defs.resources import PROJECT_ROOT
 from aimg_pipeline.lib.config import load_config
 from aimg_pipeline.orchestrate import materialize_epochs
@@ -37,9 +38,10 @@ path, stop = sys.argv[1], pathlib.Path(sys.argv[2])
 queries, errors, first, rows = 0, 0, None, 0
 while not stop.exists():
     try:
-        con = duckdb.connect(path, read_only=True)
+        home = str(pathlib.Path(path).parent)  # the views read files relative to the home
+        con = duckdb.connect(path, read_only=True, config={"file_search_path": home})
         rows = con.execute("SELECT count(*) FROM allocations").fetchone()[0]
-        con.execute("SELECT sum(cumulative_amount) FROM claims").fetchone()
+        con.execute("SELECT sum(cumulative_amount::BIGNUM)::VARCHAR FROM claims").fetchone()
         con.close()
         queries += 1
     except Exception as exc:
@@ -113,7 +115,7 @@ def ui(tmp_path_factory: pytest.TempPathFactory, demo_chain):
         keys = [calendar.partition_key(e) for e in epochs]
         with dg.DagsterInstance.get() as instance:
             instance.add_dynamic_partitions("epochs", keys)
-        Warehouse(home).ensure_analytics_db()
+        analytics.ensure(Warehouse(home))
         port = _free_port()
         server = subprocess.Popen(
             [sys.executable, "-m", "dagster", "dev", "-h", "127.0.0.1", "-p", str(port),

@@ -6,10 +6,10 @@ import json
 from pathlib import Path
 
 import dagster as dg
-import duckdb
 import pytest
 from web3 import Web3
 
+from aimg_pipeline.analytics import connect as analytics_connect
 from aimg_pipeline.handoff.distributor import claim, set_root, token_balance
 from aimg_pipeline.orchestrate import materialize_epochs
 from aimg_pipeline.verify import verify
@@ -45,18 +45,19 @@ def test_every_closed_epoch_is_published_and_verifies(demo) -> None:
 
 def test_allocations_sum_exactly_to_each_epochs_emission(demo) -> None:
     expected = expected_emissions(demo["raw_config"], demo["epochs"][-1])
-    con = duckdb.connect(str(demo["home"] / "analytics.duckdb"), read_only=True)
+    con = analytics_connect(demo["home"])
     sums = dict(con.execute(
-        "SELECT epoch, sum(amount)::VARCHAR FROM allocations GROUP BY epoch").fetchall())
+        "SELECT epoch, sum(amount::BIGNUM)::VARCHAR FROM allocations GROUP BY epoch").fetchall())
     assert {e: int(s) for e, s in sums.items()} == dict(enumerate(expected))
     # the claims of the last epoch add up to everything emitted so far
-    total = con.execute("SELECT sum(cumulative_amount)::VARCHAR FROM claims WHERE epoch = ?",
-                        [demo["epochs"][-1]]).fetchone()[0]
+    total = con.execute(
+        "SELECT sum(cumulative_amount::BIGNUM)::VARCHAR FROM claims WHERE epoch = ?",
+        [demo["epochs"][-1]]).fetchone()[0]
     assert int(total) == sum(expected)
 
 
 def test_demo_shows_quarantine_and_an_empty_pool(demo) -> None:
-    con = duckdb.connect(str(demo["home"] / "analytics.duckdb"), read_only=True)
+    con = analytics_connect(demo["home"])
     reasons = {r for (r,) in con.execute("SELECT reason FROM quarantine").fetchall()}
     assert "unknown contribution kind 7" in reasons
     assert any(r.startswith("duplicate contributionId") for r in reasons)

@@ -10,10 +10,10 @@ import json
 from pathlib import Path
 
 import dagster as dg
-import duckdb
 import pytest
 from eth_utils import keccak
 
+from aimg_pipeline.analytics import connect as analytics_connect
 from aimg_pipeline.lib.config import load_config
 from aimg_pipeline.lib.events import SIGNATURES
 from aimg_pipeline.orchestrate import materialize_epochs
@@ -165,7 +165,7 @@ def test_two_epochs_match_hand_worked_allocations(pipeline) -> None:
         results = materialize_epochs([0, 1], config, instance)
     assert all(r.success for r in results)
 
-    con = duckdb.connect(str(home / "analytics.duckdb"), read_only=True)
+    con = analytics_connect(home)
     for epoch, expected in ((0, EPOCH0), (1, EPOCH1)):
         rows = con.execute(
             "SELECT channel, pool, account, weight::VARCHAR, amount::VARCHAR, reason "
@@ -174,7 +174,8 @@ def test_two_epochs_match_hand_worked_allocations(pipeline) -> None:
         want = sorted((c, p, a, str(w), str(m), r) for c, p, a, w, m, r in expected)
         assert sorted(rows) == want
         emitted = con.execute(
-            "SELECT sum(amount)::VARCHAR FROM allocations WHERE epoch = ?", [epoch]).fetchone()
+            "SELECT sum(amount::BIGNUM)::VARCHAR FROM allocations WHERE epoch = ?",
+            [epoch]).fetchone()
         assert emitted == (str(1_000_000 if epoch == 0 else 900_000),)
 
     reasons = con.execute("SELECT epoch, reason FROM quarantine").fetchall()
@@ -216,7 +217,7 @@ def test_a_registered_contract_without_code_does_not_stop_the_epoch(
         assert reconciled.passed
         assert reconciled.metadata["not_callable"].value == ATLAS_VAULT
         assert reconciled.metadata["mismatches"].value == 0
-    con = duckdb.connect(str(tmp_path / "home" / "analytics.duckdb"), read_only=True)
+    con = analytics_connect(tmp_path / "home")
     rows = con.execute(
         "SELECT channel, pool, account, weight::VARCHAR, amount::VARCHAR, reason "
         "FROM allocations WHERE epoch = 0").fetchall()
@@ -308,7 +309,7 @@ def test_adding_an_agent_later_leaves_published_epochs_as_they_are(
     assert statuses == ["unchanged", "unchanged", "published"]
     assert {p.relative_to(published): p.read_bytes() for p in published.rglob("*.*")
             if not p.parts[-2].startswith("epoch-00002")} == before
-    con = duckdb.connect(str(tmp_path / "home" / "analytics.duckdb"), read_only=True)
+    con = analytics_connect(tmp_path / "home")
     # E(2) = 810_000 -> staking 324_000 -> boreas vault 2000 bps = 64_800, A alone (40 x 100)
     assert con.execute(
         "SELECT account, weight::VARCHAR, amount::VARCHAR FROM allocations "

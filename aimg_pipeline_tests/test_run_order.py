@@ -26,10 +26,10 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
-import duckdb
 import pyarrow.parquet as pq
 import pytest
 
+from aimg_pipeline.analytics import connect as analytics_connect
 from aimg_pipeline.lib.config import load_config
 from aimg_pipeline.orchestrate import materialize_epochs
 from aimg_pipeline_tests.fakechain import FakeChain, address_topic, word
@@ -127,7 +127,7 @@ def outputs(home: Path) -> dict[str, Any]:
     files = {str(p.relative_to(home)): p.read_bytes()
              for p in sorted((home / "published").glob("epoch-*/*"))}
     quarantine: dict[int, list[str]] = {}
-    con = duckdb.connect(str(home / "analytics.duckdb"), read_only=True)
+    con = analytics_connect(home)
     for epoch, reason in con.execute(
             "SELECT epoch, reason FROM quarantine ORDER BY epoch, block_number, log_index"
     ).fetchall():

@@ -54,7 +54,7 @@ SQL_WORDS = re.compile(r"\b(SELECT|INSERT|UPDATE|DELETE|CREATE|DROP|ALTER|ATTACH
 # table/column names from the fixed TABLES dict, SQL text read from sql/*.sql, and our own
 # file paths quoted by warehouse.sql_literal -- never a value.
 ALLOWED = {("warehouse.py", "view_sql"), ("warehouse.py", "connect"),
-           ("warehouse.py", "ensure_analytics_db"),
+           ("analytics.py", "view_sql"), ("analytics.py", "ensure"),
            ("warehouse.py", "write_query"),  # COPY (<sql/ text>) TO <quoted temp path>
            ("logs.py", "decode_epoch")}  # view over a quoted path; <sql/ text> as table
 

@@ -29,10 +29,10 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
-import duckdb
 import pytest
 from eth_utils import keccak
 
+from aimg_pipeline.analytics import connect as analytics_connect
 from aimg_pipeline.lib.config import load_config
 from aimg_pipeline.lib.events import SIGNATURES
 from aimg_pipeline.orchestrate import materialize_epochs
@@ -568,9 +568,9 @@ def test_vault_yield_matches_the_hand_worked_rows(run) -> None:
 
 def test_emissions_are_the_earned_allocations(run) -> None:
     """The hand-derived emissions agree with the pipeline's own allocations table too."""
-    con = duckdb.connect(str(run["home"] / "analytics.duckdb"), read_only=True)
+    con = analytics_connect(run["home"])
     rows = con.execute(
-        "SELECT epoch, channel, pool, sum(amount)::VARCHAR FROM allocations "
+        "SELECT epoch, channel, pool, sum(amount::BIGNUM)::VARCHAR FROM allocations "
         "WHERE reason = 'earned' AND channel IN ('staking', 'liquidity') "
         "GROUP BY ALL ORDER BY ALL").fetchall()
     assert rows == sorted([
@@ -583,7 +583,7 @@ def test_emissions_are_the_earned_allocations(run) -> None:
 
 
 def test_views_and_decoded_pool_events(run) -> None:
-    con = duckdb.connect(str(run["home"] / "analytics.duckdb"), read_only=True)
+    con = analytics_connect(run["home"])
     assert con.execute("SELECT count(*) FROM quarantine").fetchone() == (0,)
     assert con.execute("SELECT epoch, count(*) FROM pool_yield GROUP BY 1 ORDER BY 1"
                        ).fetchall() == [(0, 4), (1, 4)]

@@ -18,8 +18,8 @@ The stages are the functions the Dagster assets call, in the assets' order:
 ``publish`` verifies the folder it wrote before renaming it into place, and the asset uses that
 report (``result.report``), so there is no second verification to time.
 
-``yield`` runs after ``publish`` (its assets need the allocations and the snapshots only; the
-publish asset waits for them in Dagster, the order of the two changes no time). It times what
+``yield`` runs after ``publish`` (its assets need the decoded swaps and syncs, the snapshots and
+the allocations; in Dagster only the HTML ``epoch_report`` waits for both). It times what
 the three assets do per epoch: each write function, the ``pool_yield`` rows the other two read
 back (``warehouse.read_rows``), and their blocking checks (``checks``: fees within volume, each
 pool's and vault's emissions equal to its earned allocations, the LPs' fee shares summing to

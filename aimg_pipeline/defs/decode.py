@@ -17,6 +17,7 @@ from aimg_pipeline.defs.partitions import (
     needs_previous_epoch,
 )
 from aimg_pipeline.defs.resources import AimgSettings
+from aimg_pipeline.defs.tables import column_schema
 
 TABLES = ("position_changes", "votes", "contribution_events", "swaps", "syncs", "quarantine")
 
@@ -26,11 +27,12 @@ TABLES = ("position_changes", "votes", "contribution_events", "swaps", "syncs", 
         dg.AssetSpec(
             ["decoded", name], group_name="decoded", kinds={"duckdb", "parquet"},
             deps=[["raw", "raw_logs"]], partitions_def=epoch_partitions,
+            metadata=column_schema(name),
         )
         for name in TABLES
     ],
     check_specs=[dg.AssetCheckSpec(
-        "no_quarantined_logs", asset=["decoded", "quarantine"],
+        "no_quarantined_logs", asset=["decoded", "quarantine"], partitions_def=epoch_partitions,
         description="Warns when logs could not be used (reasons in the quarantine table).",
     )],
     partitions_def=epoch_partitions,
@@ -39,7 +41,7 @@ TABLES = ("position_changes", "votes", "contribution_events", "swaps", "syncs", 
 def decoded(context: dg.AssetExecutionContext, settings: AimgSettings):
     """Classify every raw log in SQL, then decode it or quarantine it with the reason."""
     config, warehouse = settings.config(), settings.warehouse()
-    results = [decode_epoch(config, warehouse, e) for e in epochs_of(context, config.calendar())]
+    results = [decode_epoch(config, warehouse, e) for e in epochs_of(context, settings)]
     for name in TABLES:
         metadata = {"rows": sum(getattr(r, name) for r in results)}
         if name == "votes":
@@ -66,10 +68,12 @@ def decoded(context: dg.AssetExecutionContext, settings: AimgSettings):
     group_name="decoded",
     kinds={"duckdb", "parquet"},
     deps=[["decoded", "contribution_events"]],
+    metadata=column_schema("contributions", "contribution_quarantine"),
     partitions_def=epoch_partitions,
     backfill_policy=epoch_backfill_policy,
     check_specs=[dg.AssetCheckSpec(
         "no_duplicate_contributions", asset=["decoded", "contributions"],
+        partitions_def=epoch_partitions,
         description="Warns when a contributionId was accepted again (the repeat is "
         "quarantined: it never pays twice).",
     )],
@@ -80,7 +84,7 @@ def decoded(context: dg.AssetExecutionContext, settings: AimgSettings):
 @needs_previous_epoch("contributions")
 def contributions(context: dg.AssetExecutionContext, settings: AimgSettings):
     config, warehouse = settings.config(), settings.warehouse()
-    epochs = epochs_of(context, config.calendar())
+    epochs = epochs_of(context, settings)
     results = [accept_contributions(config, warehouse, e) for e in epochs]
     duplicates = sum(r.duplicates for r in results)
     yield dg.MaterializeResult(metadata={

@@ -12,6 +12,7 @@ import dagster as dg
 
 from aimg_pipeline.defs.partitions import epoch_backfill_policy, epoch_partitions, epochs_of
 from aimg_pipeline.defs.resources import AimgSettings, ChainResource
+from aimg_pipeline.defs.tables import column_schema
 from aimg_pipeline.ingest.files import FileSource
 from aimg_pipeline.ingest.rpc import ingest_epoch
 
@@ -41,6 +42,7 @@ class RawLogsConfig(dg.Config):
     key_prefix="raw",
     group_name="raw",
     kinds={"ethereum", "parquet"},
+    metadata=column_schema("raw_logs", "epochs"),
     partitions_def=epoch_partitions,
     backfill_policy=epoch_backfill_policy,
     description="Every log of the registry's contracts in the epoch's blocks, verbatim, "
@@ -57,7 +59,7 @@ def raw_logs(
     files = config.file_source()
     client = None if files is not None else chain.client()
     results = []
-    for epoch in epochs_of(context, policy_config.calendar()):
+    for epoch in epochs_of(context, settings, ingested=False):
         if files is not None:
             result = files.ingest_epoch(policy_config, warehouse, epoch,
                                         progress=context.log.info)

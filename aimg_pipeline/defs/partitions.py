@@ -45,9 +45,33 @@ WAIT_SECONDS = 3600.0  # for a run computing the previous epoch
 POLL_SECONDS = 1.0
 
 
-def epochs_of(context: dg.AssetExecutionContext, calendar: EpochCalendar) -> list[int]:
-    """The epochs a run covers, in order (a run may cover a range of epochs)."""
-    return sorted(calendar.epoch_of_key(key) for key in context.partition_keys)
+def _epochs(context: dg.AssetExecutionContext, calendar: EpochCalendar) -> list[int]:
+    """The epochs of a run's partition keys, in order; a key this calendar would not make
+    (typed into the UI by hand) fails the step before anything is written."""
+    try:
+        return sorted(calendar.epoch_of_key(key) for key in context.partition_keys)
+    except ValueError as exc:
+        raise dg.Failure(f"{exc}; delete that partition (the epoch sensor removes such keys)"
+                         ) from None
+
+
+def epochs_of(context: dg.AssetExecutionContext, settings: Any,
+              ingested: bool = True) -> list[int]:
+    """The epochs a run covers, in order (a run may cover a range of epochs).
+
+    Only ``raw_logs`` (``ingested=False``) may take an epoch the warehouse does not know:
+    it writes an epoch's block range only once the chain has closed and finalized it. Every
+    other asset refuses an epoch without that range, so nothing is written for an open
+    epoch, whoever added its partition.
+    """
+    epochs = _epochs(context, settings.config().calendar())
+    if ingested:
+        warehouse = settings.warehouse()
+        if missing := [e for e in epochs if not warehouse.has("epochs", e)]:
+            raise dg.Failure(
+                f"epoch {missing[0]} has not been ingested as closed and final (raw/raw_logs "
+                f"records its blocks only then): nothing is written for it")
+    return epochs
 
 
 def _run_covers(run: dg.DagsterRun, key: str) -> bool:
@@ -70,7 +94,7 @@ def needs_previous_epoch(table: str) -> Callable[[Callable[..., Any]], Callable[
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
         def wait(context: dg.AssetExecutionContext, settings: Any) -> None:
             calendar, warehouse = settings.config().calendar(), settings.warehouse()
-            first = epochs_of(context, calendar)[0]
+            first = _epochs(context, calendar)[0]
             if first == 0:
                 return
             key = calendar.partition_key(first - 1)

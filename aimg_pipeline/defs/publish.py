@@ -10,6 +10,8 @@ from aimg_pipeline.defs.partitions import (
     needs_previous_epoch,
 )
 from aimg_pipeline.defs.resources import AimgSettings, ChainResource
+from aimg_pipeline.defs.rewards import aimg_text
+from aimg_pipeline.defs.tables import column_schema
 from aimg_pipeline.publish.release import publish_epoch
 from aimg_pipeline.report.page import write_report
 from aimg_pipeline.verify import VerifyError, verify
@@ -26,10 +28,12 @@ class PublishConfig(dg.Config):
     group_name="publish",
     kinds={"json", "csv"},
     deps=[["rewards", "claims"]],
+    metadata=column_schema("distributions"),
     partitions_def=epoch_partitions,
     backfill_policy=epoch_backfill_policy,
     check_specs=[dg.AssetCheckSpec(
-        "verified", asset=["publish", "distribution"], blocking=True,
+        "verified", asset=["publish", "distribution"],
+        partitions_def=epoch_partitions, blocking=True,
         description="`aimg verify` on the published folder: hashes, root, every proof, "
         "totals, cumulative amounts never lower than the previous epoch's.",
     )],
@@ -45,7 +49,7 @@ def distribution(
 ):
     policy_config, warehouse = settings.config(), settings.warehouse()
     client = chain.client()
-    epochs = epochs_of(context, policy_config.calendar())
+    epochs = epochs_of(context, settings)
     failures: dict[int, str] = {}
     report: dict | None = None
     for epoch in epochs:
@@ -73,7 +77,7 @@ def distribution(
         "path": dg.MetadataValue.path(str(result.folder)),
     }
     if report is not None:
-        metadata.update(accounts=report["accounts"], total=str(report["total"]))
+        metadata.update(accounts=report["accounts"], total=aimg_text(report["total"]))
     if result.archived:
         metadata["archived_previous"] = dg.MetadataValue.path(str(result.archived))
     yield dg.MaterializeResult(metadata=metadata)
@@ -102,7 +106,7 @@ def distribution(
 )
 def epoch_report(context: dg.AssetExecutionContext, settings: AimgSettings):
     policy_config = settings.config()
-    for epoch in epochs_of(context, policy_config.calendar()):
+    for epoch in epochs_of(context, settings):
         path = write_report(settings.home_path, epoch, policy_config)
         context.log.info(f"epoch {epoch}: report {path}")
     return dg.MaterializeResult(metadata={

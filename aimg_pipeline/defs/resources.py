@@ -6,6 +6,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from aimg_pipeline import analytics
 from aimg_pipeline.ingest.chain import ChainClient
 from aimg_pipeline.lib.config import load_config
 from aimg_pipeline.lib.policy import Config
@@ -38,7 +39,7 @@ class AimgSettings(dg.ConfigurableResource):
 
     def warehouse(self) -> Warehouse:
         warehouse = Warehouse(self.home_path)
-        warehouse.ensure_analytics_db()
+        analytics.ensure(warehouse)
         return warehouse
 
     @property

@@ -9,6 +9,7 @@ from aimg_pipeline.defs.partitions import (
     needs_previous_epoch,
 )
 from aimg_pipeline.defs.resources import AimgSettings
+from aimg_pipeline.defs.tables import column_schema
 from aimg_pipeline.lib.policy import CHANNELS
 from aimg_pipeline.rewards.allocations import write_allocations
 from aimg_pipeline.rewards.claims import write_claims
@@ -21,35 +22,40 @@ _COMMON = dict(
 )
 
 
-def _tokens(wei: int) -> str:
-    """Wei as a decimal string plus AIMG units (the UI loses integers above 2^31)."""
-    return f"{wei} wei ({wei // 10**18:,}.{wei % 10**18:018d} AIMG)"
+def aimg_text(wei: int) -> str:
+    """An amount as a person reads it, AIMG to two decimals (truncated), then the exact wei
+    (text: the UI loses integers above 2^53)."""
+    return f"{wei // 10**18:,}.{wei % 10**18 // 10**16:02d} AIMG ({wei} wei)"
 
 
-@dg.asset(**_COMMON, description="E(epoch) from the emission schedule, split by channel bps.")
+@dg.asset(**_COMMON, deps=[["raw", "raw_logs"]], metadata=column_schema("epoch_emissions"),
+          description="E(epoch) from the emission schedule, split by channel bps (only for an "
+          "epoch ingested as closed and final).")
 def epoch_emissions(context: dg.AssetExecutionContext, settings: AimgSettings):
     config, warehouse = settings.config(), settings.warehouse()
-    for epoch in epochs_of(context, config.calendar()):
+    for epoch in epochs_of(context, settings):
         by_channel = write_emissions(config, warehouse, epoch)
     return dg.MaterializeResult(metadata={
-        "emission": _tokens(sum(by_channel.values())),
+        "emission": aimg_text(sum(by_channel.values())),
         "emission_whole_aimg": sum(by_channel.values()) // 10**18,  # plottable integer
         "policy_version": config.policy_for(epoch).version,
-        **{f"channel_{c}": str(by_channel[c]) for c in CHANNELS},
+        **{f"channel_{c}": aimg_text(by_channel[c]) for c in CHANNELS},
     })
 
 
 @dg.asset(
     **_COMMON,
+    metadata=column_schema("allocations"),
     deps=[epoch_emissions, ["snapshots", "position_snapshots"], ["decoded", "votes"],
           ["decoded", "contributions"]],
     check_specs=[
         dg.AssetCheckSpec(
-            "conservation", asset=["rewards", "allocations"], blocking=True,
+            "conservation", asset=["rewards", "allocations"],
+            partitions_def=epoch_partitions, blocking=True,
             description="The epoch's allocations sum exactly to its emission (SPEC 6.4).",
         ),
         dg.AssetCheckSpec(
-            "no_unusual_swings", asset=["rewards", "allocations"],
+            "no_unusual_swings", asset=["rewards", "allocations"], partitions_def=epoch_partitions,
             description="Warns when recipients move by more than half or a channel's "
             "unallocated share moves by 25 points or more since the previous epoch.",
         ),
@@ -59,21 +65,22 @@ def epoch_emissions(context: dg.AssetExecutionContext, settings: AimgSettings):
 )
 def allocations(context: dg.AssetExecutionContext, settings: AimgSettings):
     config, warehouse = settings.config(), settings.warehouse()
-    epochs = epochs_of(context, config.calendar())
+    epochs = epochs_of(context, settings)
     results = [write_allocations(config, warehouse, e) for e in epochs]
     last = results[-1]
     unallocated, recipients = last.unallocated(), last.recipients()
     lines = [f"**{config.calendar().window(epochs[-1]).describe()}**: "
-             f"{_tokens(last.emission)} to {recipients} recipients.", "",
-             "| channel | amount (wei) | unallocated (wei) |", "|---|---:|---:|"]
-    lines += [f"| {c} | {last.by_channel[c]} | {unallocated[c]} |" for c in CHANNELS]
+             f"{aimg_text(last.emission)} to {recipients} recipients.", "",
+             "| channel | amount | unallocated |", "|---|---:|---:|"]
+    lines += [f"| {c} | {aimg_text(last.by_channel[c])} | {aimg_text(unallocated[c])} |"
+              for c in CHANNELS]
     yield dg.MaterializeResult(metadata={
         "epoch": epochs[-1],
         "rows": last.table.num_rows,
         "recipients": recipients,
-        "emission": _tokens(last.emission),
+        "emission": aimg_text(last.emission),
         "emission_whole_aimg": last.emission // 10**18,
-        "unallocated": _tokens(sum(unallocated.values())),
+        "unallocated": aimg_text(sum(unallocated.values())),
         "summary": dg.MetadataValue.md("\n".join(lines)),
     })
     broken = [(r.emission, r.total) for r in results if r.total != r.emission]
@@ -89,15 +96,15 @@ def allocations(context: dg.AssetExecutionContext, settings: AimgSettings):
     )
 
 
-@dg.asset(**_COMMON, deps=[allocations],
+@dg.asset(**_COMMON, deps=[allocations], metadata=column_schema("claims"),
           description="Cumulative claim per account: the previous epoch's claims plus this "
           "epoch's allocations.")
 @needs_previous_epoch("claims")
 def claims(context: dg.AssetExecutionContext, settings: AimgSettings) -> dg.MaterializeResult:
-    config, warehouse = settings.config(), settings.warehouse()
-    epochs = epochs_of(context, config.calendar())
+    warehouse = settings.warehouse()
+    epochs = epochs_of(context, settings)
     for epoch in epochs:
         result = write_claims(warehouse, epoch)
     return dg.MaterializeResult(metadata={
-        "accounts": len(result), "total": _tokens(sum(result.values())),
+        "accounts": len(result), "total": aimg_text(sum(result.values())),
     })

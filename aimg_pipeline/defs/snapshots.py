@@ -11,6 +11,7 @@ from aimg_pipeline.defs.partitions import (
     needs_previous_epoch,
 )
 from aimg_pipeline.defs.resources import AimgSettings, ChainResource
+from aimg_pipeline.defs.tables import column_schema
 from aimg_pipeline.ingest.scope import gap_before
 from aimg_pipeline.snapshots.balances import snapshot_epoch
 from aimg_pipeline.snapshots.reconcile import reconcile_epoch
@@ -21,20 +22,24 @@ from aimg_pipeline.snapshots.reconcile import reconcile_epoch
     group_name="snapshots",
     kinds={"duckdb", "parquet"},
     deps=[["decoded", "position_changes"]],
+    metadata=column_schema("position_snapshots"),
     partitions_def=epoch_partitions,
     backfill_policy=epoch_backfill_policy,
     check_specs=[
         dg.AssetCheckSpec(
-            "no_negative_balances", asset=["snapshots", "position_snapshots"], blocking=True,
+            "no_negative_balances", asset=["snapshots", "position_snapshots"],
+            partitions_def=epoch_partitions, blocking=True,
             description="A balance below zero means logs are missing or wrong.",
         ),
         dg.AssetCheckSpec(
-            "contiguous_blocks", asset=["snapshots", "position_snapshots"], blocking=True,
+            "contiguous_blocks", asset=["snapshots", "position_snapshots"],
+            partitions_def=epoch_partitions, blocking=True,
             description="The epoch's first block is the previous epoch's last block + 1 "
             "(epoch 0: deployment.start_block): no block is read by no epoch, or by two.",
         ),
         dg.AssetCheckSpec(
-            "reconciled_with_chain", asset=["snapshots", "position_snapshots"], blocking=True,
+            "reconciled_with_chain", asset=["snapshots", "position_snapshots"],
+            partitions_def=epoch_partitions, blocking=True,
             description="At the epoch's last block, each token's totalSupply equals the sum of "
             "closing balances and holders' balanceOf equals their closing balance (eth_call).",
         ),
@@ -48,7 +53,7 @@ def position_snapshots(
 ):
     started = time.monotonic()
     config, warehouse, client = settings.config(), settings.warehouse(), chain.client()
-    epochs = epochs_of(context, config.calendar())
+    epochs = epochs_of(context, settings)
     results = [snapshot_epoch(config, warehouse, e) for e in epochs]
     checks = [reconcile_epoch(client, config, warehouse, e) for e in epochs]
     negative = [n for r in results for n in r.negative]

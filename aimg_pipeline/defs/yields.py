@@ -10,6 +10,7 @@ from aimg_pipeline.defs.partitions import (
     needs_previous_epoch,
 )
 from aimg_pipeline.defs.resources import AimgSettings, ChainResource
+from aimg_pipeline.defs.tables import column_schema
 from aimg_pipeline.yields.chain_reads import pair_tokens, vault_total_assets
 from aimg_pipeline.yields.lp import write_lp_earnings
 from aimg_pipeline.yields.pools import write_pool_yield
@@ -49,16 +50,19 @@ SHARED = ("SELECT pool, sum(fees0)::VARCHAR, sum(fees1)::VARCHAR FROM lp_earning
 @dg.asset(
     **_COMMON,
     deps=[["decoded", "swaps"], ["decoded", "syncs"], ["rewards", "allocations"]],
+    metadata=column_schema("pool_yield"),
     check_specs=[
         dg.AssetCheckSpec(
-            "fees_within_volume", asset=["yield", "pool_yield"], blocking=True,
+            "fees_within_volume", asset=["yield", "pool_yield"],
+            partitions_def=epoch_partitions, blocking=True,
             description="No pool's fees exceed its volume (fee_bps ≤ 10000, floor)."),
         dg.AssetCheckSpec(
-            "emissions_match_allocations", asset=["yield", "pool_yield"], blocking=True,
+            "emissions_match_allocations", asset=["yield", "pool_yield"],
+            partitions_def=epoch_partitions, blocking=True,
             description="Every pool's emissions equal the sum of its earned liquidity "
             "allocations in the allocations view."),
         dg.AssetCheckSpec(
-            "swaps_have_syncs", asset=["yield", "pool_yield"],
+            "swaps_have_syncs", asset=["yield", "pool_yield"], partitions_def=epoch_partitions,
             description="Warns when a pool has a Swap in the epoch but no Sync among the "
             "epoch's logs (a V2 pair emits one with every Swap): logs are missing, and its "
             "reserves, price, TVL and APRs are stale or unknown."),
@@ -70,7 +74,7 @@ SHARED = ("SELECT pool, sum(fees0)::VARCHAR, sum(fees1)::VARCHAR FROM lp_earning
 def pool_yield(context: dg.AssetExecutionContext, settings: AimgSettings,
                chain: ChainResource):
     config, warehouse, client = settings.config(), settings.warehouse(), chain.client()
-    epochs = epochs_of(context, config.calendar())
+    epochs = epochs_of(context, settings)
     results = []
     for epoch in epochs:
         pools = sorted(p.address for a in config.agents_at(epoch) for p in a.pools)
@@ -113,8 +117,10 @@ def pool_yield(context: dg.AssetExecutionContext, settings: AimgSettings,
 @dg.asset(
     **_COMMON,
     deps=[pool_yield, ["snapshots", "position_snapshots"]],
+    metadata=column_schema("vault_yield"),
     check_specs=[dg.AssetCheckSpec(
-        "emissions_match_allocations", asset=["yield", "vault_yield"], blocking=True,
+        "emissions_match_allocations", asset=["yield", "vault_yield"],
+        partitions_def=epoch_partitions, blocking=True,
         description="Every vault's emissions equal the sum of its earned staking allocations "
         "in the allocations view.")],
     description="Per staking vault: time-weighted shares, totalAssets at the epoch's end, "
@@ -123,7 +129,7 @@ def pool_yield(context: dg.AssetExecutionContext, settings: AimgSettings,
 def vault_yield(context: dg.AssetExecutionContext, settings: AimgSettings,
                 chain: ChainResource):
     config, warehouse, client = settings.config(), settings.warehouse(), chain.client()
-    epochs = epochs_of(context, config.calendar())
+    epochs = epochs_of(context, settings)
     results = []
     for epoch in epochs:
         vaults = sorted(t.address for t in config.position_tokens(epoch).values()
@@ -153,16 +159,18 @@ def vault_yield(context: dg.AssetExecutionContext, settings: AimgSettings,
 @dg.asset(
     **_COMMON,
     deps=[pool_yield, ["snapshots", "position_snapshots"]],
+    metadata=column_schema("lp_earnings"),
     check_specs=[dg.AssetCheckSpec(
-        "lp_fees_shared", asset=["yield", "lp_earnings"], blocking=True,
+        "lp_fees_shared", asset=["yield", "lp_earnings"],
+        partitions_def=epoch_partitions, blocking=True,
         description="Per pool and token side, the LPs' fee shares sum exactly to the pool's "
         "fees (a pool with fees and no LP-token-seconds fails).")],
     description="Per pool and LP holder: its share of the pool's fees by LP-token-seconds "
     "(exact, SPEC 6.1) next to its liquidity emission.",
 )
 def lp_earnings(context: dg.AssetExecutionContext, settings: AimgSettings):
-    config, warehouse = settings.config(), settings.warehouse()
-    epochs = epochs_of(context, config.calendar())
+    warehouse = settings.warehouse()
+    epochs = epochs_of(context, settings)
     problems, rows = [], 0
     for epoch in epochs:
         pools = warehouse.read_rows("pool_yield", epoch)
