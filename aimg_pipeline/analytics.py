@@ -84,7 +84,8 @@ def ensure(warehouse: Warehouse) -> Path:
         return target
     temporary = warehouse.home / f".analytics.{os.getpid()}.duckdb.tmp"
     temporary.unlink(missing_ok=True)
-    con = duckdb.connect()
+    # views are bound when created: their relative paths must resolve, against the home
+    con = duckdb.connect(config={"file_search_path": str(warehouse.home.resolve())})
     try:
         con.execute(f"ATTACH {sql_literal(temporary)} AS analytics "
                     f"(STORAGE_VERSION {sql_literal(STORAGE_VERSION)})")

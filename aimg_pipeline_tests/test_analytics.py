@@ -85,9 +85,9 @@ def test_every_view_loads_exactly_in_pandas_polars_and_arrow(con: Any, rows: lis
     assert sorted((r["epoch"], r["channel"], r["pool"], r["account"], int(r["amount"]),
                    r["reason"]) for r in arrow.to_pylist()) == expected
     # the token-unit companion and the time columns
-    first = con.sql("SELECT amount, amount_tokens FROM allocations LIMIT 1").fetchone()
+    first = con.execute("SELECT amount, amount_tokens FROM allocations LIMIT 1").fetchone()
     assert first[1] == pytest.approx(int(first[0]) / 10**18, rel=1e-12)
-    assert con.sql("SELECT typeof(block_time) FROM raw_logs LIMIT 1").fetchone()[0] == (
+    assert con.execute("SELECT typeof(block_time) FROM raw_logs LIMIT 1").fetchone()[0] == (
         "TIMESTAMP WITH TIME ZONE")
 
 
@@ -108,8 +108,8 @@ def test_a_copied_home_reads_its_own_files(home: Path, tmp_path: Path) -> None:
     (copy / "warehouse" / "allocations" / f"epoch={EPOCH:05d}.parquet").unlink()
     count = "SELECT count(*) FROM allocations WHERE epoch = 6"
     with connect(copy) as copied, connect(home) as original:
-        assert copied.sql(count).fetchone()[0] == 0
-        assert original.sql(count).fetchone()[0] > 0
+        assert copied.execute(count).fetchone()[0] == 0
+        assert original.execute(count).fetchone()[0] > 0
     # a plain duckdb.connect from the copy's directory sees the copy too
     out = subprocess.run([str(CLI), "-readonly", "-csv", "analytics.duckdb", "-c", count],
                          cwd=copy, capture_output=True, text=True, check=True).stdout
@@ -226,6 +226,6 @@ def test_views_reject_nothing_a_client_needs(con: Any) -> None:
     """No view exposes a type pandas cannot load (BIGNUM, UHUGEINT) or loads as a float
     where an exact integer belongs (HUGEINT, DECIMAL)."""
     for table in TABLES:
-        for name, kind in con.sql(f"DESCRIBE {table}").fetchall():  # noqa: S608
+        for name, kind, *_ in con.execute(f"DESCRIBE {table}").fetchall():  # noqa: S608
             assert kind not in ("BIGNUM", "UHUGEINT", "HUGEINT") and not kind.startswith(
                 "DECIMAL"), (table, name, kind)

@@ -94,7 +94,7 @@ def needs_previous_epoch(table: str) -> Callable[[Callable[..., Any]], Callable[
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
         def wait(context: dg.AssetExecutionContext, settings: Any) -> None:
             calendar, warehouse = settings.config().calendar(), settings.warehouse()
-            first = _epochs(context, calendar)[0]
+            first = epochs_of(context, settings)[0]  # refuses an open epoch first
             if first == 0:
                 return
             key = calendar.partition_key(first - 1)
