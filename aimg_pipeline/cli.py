@@ -119,15 +119,21 @@ def _recipients(folder: Path) -> int:
 
 def cmd_dev(args: argparse.Namespace) -> int:
     """The Dagster UI on 127.0.0.1 with the demo chain running behind it."""
-    if not _port_free(args.port):  # before anything starts (the UI would hang half-up)
-        print(f"error: port {args.port} on 127.0.0.1 is already in use (another `aimg dev`?);"
-              f" choose another with --port", file=sys.stderr)
-        return 1
+    from aimg_pipeline import serve
+
+    for port, flag in ((args.port, "--port"), (args.reports_port, "--reports-port")):
+        if not _port_free(port):  # before anything starts (the UI would hang half-up)
+            print(f"error: port {port} on 127.0.0.1 is already in use (another `aimg dev`?);"
+                  f" choose another with {flag}", file=sys.stderr)
+            return 1
     home = _home()
     _use_home(home)
     chain, _ = _start_demo_chain(home, args.seed)
+    reports = serve.start(home, args.reports_port)
+    os.environ[serve.URL_VARIABLE] = f"http://127.0.0.1:{args.reports_port}"
     try:
         print(f"Dagster UI: http://127.0.0.1:{args.port}")
+        print(f"reports and published files: {os.environ[serve.URL_VARIABLE]}/reports/")
         return subprocess.call(
             [sys.executable, "-m", "dagster", "dev", "-h", "127.0.0.1", "-p", str(args.port),
              "-w", str(PROJECT_ROOT / "workspace.yaml")],
@@ -136,6 +142,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         return 0
     finally:
+        reports.shutdown()
         chain.stop()
 
 
@@ -246,6 +253,7 @@ ENVIRONMENT = """environment:
   AIMG_CONFIG         the policy/registry TOML (default: $AIMG_HOME/demo/aimg.toml)
   AIMG_RPC_URL        the chain's JSON-RPC endpoint (never printed; required to materialize)
   AIMG_DUCKDB_MEMORY  DuckDB's memory cap per connection (default: 2GB)
+  AIMG_REPORTS_URL    where reports/ are served over HTTP (set by `aimg dev`)
   DAGSTER_HOME        the Dagster instance (default: $AIMG_HOME/dagster)
 """
 
@@ -271,7 +279,9 @@ def main(argv: list[str] | None = None) -> int:
     demo.set_defaults(run=cmd_demo)
     dev = sub.add_parser("dev", help="the Dagster UI with the demo chain behind it")
     dev.add_argument("--seed", type=int, default=7)
-    dev.add_argument("--port", type=int, default=3000)
+    dev.add_argument("--port", type=int, default=3000, help="the UI's port (default: 3000)")
+    dev.add_argument("--reports-port", type=int, default=3001,
+                     help="where reports/ and published/ are served (default: 3001)")
     dev.set_defaults(run=cmd_dev)
     mat = sub.add_parser("materialize", help="materialize closed epochs from AIMG_RPC_URL")
     mat.add_argument("--first", type=int, metavar="EPOCH",

@@ -19,13 +19,14 @@ import sys
 import time
 import uuid
 from datetime import datetime
+from pathlib import Path
 
 import dagster as dg
 import pyarrow.parquet as pq
 import pytest
 import requests
 
-from aimg_pipeline import analytics
+from aimg_pipeline import analytics, serve
 from aimg_pipeline.defs.resources import PROJECT_ROOT
 from aimg_pipeline.lib.config import load_config
 from aimg_pipeline.orchestrate import materialize_epochs
@@ -116,6 +117,8 @@ def ui(tmp_path_factory: pytest.TempPathFactory, demo_chain):
         with dg.DagsterInstance.get() as instance:
             instance.add_dynamic_partitions("epochs", keys)
         analytics.ensure(Warehouse(home))
+        reports = serve.start(home, 0)  # as `aimg dev` does: report links are http://
+        env[serve.URL_VARIABLE] = f"http://127.0.0.1:{reports.server_port}"
         port = _free_port()
         server = subprocess.Popen(
             [sys.executable, "-m", "dagster", "dev", "-h", "127.0.0.1", "-p", str(port),
@@ -159,9 +162,10 @@ def test_graphql_shows_the_asset_graph_and_epoch_partitions(ui) -> None:
     assert set(nodes) >= {
         "raw/raw_logs", "decoded/position_changes", "decoded/votes", "decoded/contributions",
         "decoded/quarantine", "snapshots/position_snapshots", "rewards/epoch_emissions",
-        "rewards/allocations", "rewards/claims", "publish/distribution"}
+        "rewards/allocations", "rewards/claims", "publish/distribution", "decoded/swaps",
+        "decoded/syncs", "yield/pool_yield", "yield/vault_yield", "yield/lp_earnings"}
     assert {n["groupName"] for n in nodes.values()} == {
-        "raw", "decoded", "snapshots", "rewards", "publish"}
+        "raw", "decoded", "snapshots", "rewards", "yield", "publish"}
     keys = nodes["publish/distribution"]["partitionKeys"]
     assert keys == ui["keys"]  # in epoch order, e.g. "00000_2026-01-01T00:00Z"
     assert keys[0] == "00000_2026-01-01T00:00Z"
@@ -250,6 +254,64 @@ def test_backfill_of_every_epoch_runs_concurrently_while_analysts_read(ui, tmp_p
         if path.parent.name != "distributions":
             mine = ui["home"] / path.relative_to(sequential)
             assert pq.read_table(mine).equals(pq.read_table(path)), path
+
+
+CHECK_EXECUTIONS = """
+query ($path: [String!]!, $check: String!) {
+  assetCheckExecutions(assetKey: {path: $path}, checkName: $check, limit: 100) {
+    partition status
+  }
+}"""
+
+REPORT_LINK = """
+{ assetOrError(assetKey: {path: ["publish", "epoch_report"]}) {
+    ... on Asset { assetMaterializations(limit: 1) {
+      partition metadataEntries { label ... on UrlMetadataEntry { url } } } } } }"""
+
+
+def test_each_epoch_has_its_own_check_results(ui) -> None:
+    """Partitioned asset checks: one result per epoch (a backfill of other epochs leaves an
+    epoch's result alone)."""
+    data = _graphql(ui["url"], CHECK_EXECUTIONS,
+                    {"path": ["rewards", "allocations"], "check": "conservation"})
+    latest: dict[str, str] = {}
+    for execution in data["assetCheckExecutions"]:  # newest first
+        latest.setdefault(execution["partition"], execution["status"])
+    assert latest == {key: "SUCCEEDED" for key in ui["keys"]}
+
+
+def test_a_browser_sees_the_partitions_the_checks_and_the_report(ui, tmp_path) -> None:
+    """Headless Chromium (Debian's) through Playwright: the allocations asset's partitions and
+    checks pages, and the report link the epoch_report asset records (http://, served)."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        pytest.skip("Debian's chromium is not installed (.ci/run installs it)")
+    data = _graphql(ui["url"], REPORT_LINK)
+    (materialization,) = data["assetOrError"]["assetMaterializations"]
+    link = next(e["url"] for e in materialization["metadataEntries"] if e["label"] == "open")
+    assert link.startswith("http://127.0.0.1:"), link
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(f"{ui['url']}/assets/rewards/allocations?view=partitions")
+            page.get_by_text(ui["keys"][-1]).first.wait_for(timeout=60_000)
+            page.screenshot(path=str(tmp_path / "partitions.png"))
+            page.goto(f"{ui['url']}/assets/rewards/allocations?view=checks")
+            page.get_by_text("conservation").first.wait_for(timeout=60_000)
+            page.get_by_text("no_unusual_swings").first.wait_for(timeout=60_000)
+            page.screenshot(path=str(tmp_path / "checks.png"))
+            response = page.goto(link)
+            assert response is not None and response.status == 200
+            page.get_by_text("Yield").first.wait_for(timeout=30_000)
+            assert f"epoch {materialization['partition'][:5].lstrip('0') or '0'}" in (
+                page.title().lower())
+            page.screenshot(path=str(tmp_path / "report.png"), full_page=False)
+        finally:
+            browser.close()
+    shutil.copytree(tmp_path, Path(os.environ.get("AIMG_SCREENSHOTS", tmp_path)),
+                    dirs_exist_ok=True)
 
 
 def test_postgres_holds_the_runs_and_event_logs(ui) -> None:

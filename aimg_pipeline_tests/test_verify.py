@@ -276,8 +276,8 @@ def test_a_buggy_renderer_is_refused_at_publishing_and_caught_by_verify(
     for name, data in files.items():
         (folder / name).write_bytes(data)
     claims = load(folder, "claims.json")
-    root = load(folder, "merkle_tree.json")["tree"][0]  # the tree of the dump's values
-    assert all(not verify_proof(root, a, int(c["amount"]), c["proof"])
+    tree_root = load(folder, "merkle_tree.json")["tree"][0]  # the tree of the dump's values
+    assert all(not verify_proof(tree_root, a, int(c["amount"]), c["proof"])
                for a, c in claims["claims"].items())  # 8 of 8 proofs are wrong
     message = failure(folder)
     assert "8 proofs do not verify (first: " in message

@@ -593,11 +593,13 @@ def test_views_and_decoded_pool_events(run) -> None:
                        ).fetchall() == [(0, 6), (1, 7)]
     # exact through the views: per pool and epoch, the LP fee shares sum to the pool's fees
     assert con.execute(
-        "SELECT count(*) FROM pool_yield p LEFT JOIN (SELECT epoch, pool, sum(fees0) AS f0, "
-        "sum(fees1) AS f1 FROM lp_earnings GROUP BY ALL) l USING (epoch, pool) "
-        "WHERE p.fees0 <> coalesce(l.f0, 0) OR p.fees1 <> coalesce(l.f1, 0)").fetchone() == (0,)
-    assert con.execute("SELECT sum(fees_aimg)::VARCHAR FROM pool_yield WHERE pool IN (?, ?)",
-                       [P1, P2]).fetchone() == (str(268 + 294 + 168 + 0),)
+        "SELECT count(*) FROM pool_yield p LEFT JOIN (SELECT epoch, pool, "
+        "sum(fees0::BIGNUM) AS f0, sum(fees1::BIGNUM) AS f1 FROM lp_earnings GROUP BY ALL) l "
+        "USING (epoch, pool) WHERE p.fees0::BIGNUM <> coalesce(l.f0, 0) "
+        "OR p.fees1::BIGNUM <> coalesce(l.f1, 0)").fetchone() == (0,)
+    assert con.execute(
+        "SELECT sum(fees_aimg::BIGNUM)::VARCHAR FROM pool_yield WHERE pool IN (?, ?)",
+        [P1, P2]).fetchone() == (str(268 + 294 + 168 + 0),)
     # the in-window Swaps, decoded as logged (the pre-genesis one counts in no window)
     want_swaps = {
         0: [(P1, S0 + 200, 10_000, 0, 0, 39_600), (P1, S0 + 700, 0, 50_000, 12_500, 0),

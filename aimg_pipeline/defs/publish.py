@@ -14,6 +14,7 @@ from aimg_pipeline.defs.rewards import aimg_text
 from aimg_pipeline.defs.tables import column_schema
 from aimg_pipeline.publish.release import publish_epoch
 from aimg_pipeline.report.page import write_report
+from aimg_pipeline.serve import report_link
 from aimg_pipeline.verify import VerifyError, verify
 
 
@@ -111,6 +112,6 @@ def epoch_report(context: dg.AssetExecutionContext, settings: AimgSettings):
         context.log.info(f"epoch {epoch}: report {path}")
     return dg.MaterializeResult(metadata={
         "report": dg.MetadataValue.path(str(path)),
-        "open": dg.MetadataValue.url(path.resolve().as_uri()),
+        "open": dg.MetadataValue.url(report_link(path, settings.home_path)),
         "bytes": path.stat().st_size,
     })
