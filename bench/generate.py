@@ -30,13 +30,16 @@ Pools (the 666 pairs, Uniswap V2): each pairs its agent's token with $AIMG, ``to
 ``token1`` = (agent token, $AIMG) for every agent's pool ``a`` and ($AIMG, agent token) for
 its pool ``b``. Each opens at epoch 0's first block with initial liquidity (``Sync`` then
 ``Mint``). Then every trade is logged as the pair's ``swap`` logs it: ``Sync(reserve0,
-reserve1)`` (``_update``) at log index i and ``Swap(sender, amount0In, amount1In,
-amount0Out, amount1Out, to)`` at i + 1, same block; both directions about equally often.
+reserve1)`` at log index i and ``Swap(sender, amount0In, amount1In, amount0Out, amount1Out,
+to)`` at i + 1, same block (``swap`` calls ``_update``, which logs Sync, before it logs
+Swap); both directions about equally often. In a block the pool logs follow its other logs.
 The measured epoch has ``R × N`` trades (``--swaps``, default 0.35: 2 × 0.35 N pool logs,
 41 % of the epoch's logs, on top of the N Transfers), epoch 0 a tenth of that; a pool
 trades as often as its LP token is popular (same weights). Reserves are ``m << 8s``: a
-per-pool side scale ``s`` of 2-5 bytes and a mantissa ``m`` below 2**62, so reserves lie
-between about 2**70 and 2**102 (never near 2**112), amounts mostly 2**63-2**93. A trade
+per-pool side scale ``s`` of 2-5 bytes and a mantissa ``m`` below 2**62 (checked), so
+reserves lie between about 2**70 and 2**100 (below 2**102 by construction, far from
+uint112's limit); amounts are 2**63-2**91 for 90 % of them (median 2**76; 92 % at least
+2**64). A trade
 moves the pool to a new price state (log price i.i.d. normal, sigma 0.01, around the
 pool's base) with ``m0 · m1`` constant (x·y constant up to rounding); the amounts are the
 exact reserve differences, so every Sync is the previous Sync plus the Swap's in minus out.
