@@ -11,7 +11,6 @@ import dagster as dg
 from aimg_pipeline.decode.contributions import accept_contributions
 from aimg_pipeline.decode.logs import decode_epoch
 from aimg_pipeline.defs.partitions import (
-    epoch_backfill_policy,
     epoch_partitions,
     epochs_of,
     needs_previous_epoch,
@@ -36,7 +35,6 @@ TABLES = ("position_changes", "votes", "contribution_events", "swaps", "syncs", 
         description="Warns when logs could not be used (reasons in the quarantine table).",
     )],
     partitions_def=epoch_partitions,
-    backfill_policy=epoch_backfill_policy,
 )
 def decoded(context: dg.AssetExecutionContext, settings: AimgSettings):
     """Classify every raw log in SQL, then decode it or quarantine it with the reason."""
@@ -70,7 +68,6 @@ def decoded(context: dg.AssetExecutionContext, settings: AimgSettings):
     deps=[["decoded", "contribution_events"]],
     metadata=column_schema("contributions", "contribution_quarantine"),
     partitions_def=epoch_partitions,
-    backfill_policy=epoch_backfill_policy,
     check_specs=[dg.AssetCheckSpec(
         "no_duplicate_contributions", asset=["decoded", "contributions"],
         partitions_def=epoch_partitions,

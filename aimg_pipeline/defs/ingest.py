@@ -10,7 +10,7 @@ import os
 
 import dagster as dg
 
-from aimg_pipeline.defs.partitions import epoch_backfill_policy, epoch_partitions, epochs_of
+from aimg_pipeline.defs.partitions import epoch_partitions, epochs_of
 from aimg_pipeline.defs.resources import AimgSettings, ChainResource
 from aimg_pipeline.defs.tables import column_schema
 from aimg_pipeline.ingest.files import FileSource
@@ -44,7 +44,6 @@ class RawLogsConfig(dg.Config):
     kinds={"ethereum", "parquet"},
     metadata=column_schema("raw_logs", "epochs"),
     partitions_def=epoch_partitions,
-    backfill_policy=epoch_backfill_policy,
     description="Every log of the registry's contracts in the epoch's blocks, verbatim, "
     "plus the epoch's boundary blocks and hashes (table `epochs`). Source: JSON-RPC, or "
     "cryo-layout Parquet files (config `source: files`, `files_dir`, or AIMG_LOG_FILES).",

@@ -30,8 +30,9 @@ from aimg_pipeline.lib.calendar import EpochCalendar
 
 epoch_partitions = dg.DynamicPartitionsDefinition(name="epochs")
 
-# each backfill run takes one epoch; the steps that chain epochs wait for their predecessor
-epoch_backfill_policy = dg.BackfillPolicy.multi_run(max_partitions_per_run=1)
+# No BackfillPolicy: a backfill then launches one run per epoch tagged with its partition
+# (a multi_run(1) policy launches one-key *ranges*, whose asset-check results Dagster
+# records without a partition); the steps that chain epochs wait for their predecessor.
 
 # A run that may still be computing an epoch: one that holds a worker. A queued run does not
 # count (it may be queued behind the very run that would wait for it).

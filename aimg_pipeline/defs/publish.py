@@ -4,7 +4,6 @@ the human-readable epoch report linked from the asset's metadata."""
 import dagster as dg
 
 from aimg_pipeline.defs.partitions import (
-    epoch_backfill_policy,
     epoch_partitions,
     epochs_of,
     needs_previous_epoch,
@@ -31,7 +30,6 @@ class PublishConfig(dg.Config):
     deps=[["rewards", "claims"]],
     metadata=column_schema("distributions"),
     partitions_def=epoch_partitions,
-    backfill_policy=epoch_backfill_policy,
     check_specs=[dg.AssetCheckSpec(
         "verified", asset=["publish", "distribution"],
         partitions_def=epoch_partitions, blocking=True,
@@ -98,7 +96,6 @@ def distribution(
     kinds={"html"},
     deps=[distribution, ["yield", "vault_yield"], ["yield", "lp_earnings"]],
     partitions_def=epoch_partitions,
-    backfill_policy=epoch_backfill_policy,
     description="A self-contained HTML page per published epoch (AIMG_HOME/reports/"
     "epoch-NNNNN.html): emission curve, channel split, allocation by agent and pool, "
     "recipient distribution (Lorenz curve, Gini), top recipients, epoch-over-epoch changes, "

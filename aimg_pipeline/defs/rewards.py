@@ -3,7 +3,6 @@
 import dagster as dg
 
 from aimg_pipeline.defs.partitions import (
-    epoch_backfill_policy,
     epoch_partitions,
     epochs_of,
     needs_previous_epoch,
@@ -18,7 +17,7 @@ from aimg_pipeline.rewards.swings import epoch_swings
 
 _COMMON = dict(
     key_prefix="rewards", group_name="rewards", kinds={"python", "parquet"},
-    partitions_def=epoch_partitions, backfill_policy=epoch_backfill_policy,
+    partitions_def=epoch_partitions,
 )
 
 

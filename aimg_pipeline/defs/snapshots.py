@@ -5,7 +5,6 @@ import time
 import dagster as dg
 
 from aimg_pipeline.defs.partitions import (
-    epoch_backfill_policy,
     epoch_partitions,
     epochs_of,
     needs_previous_epoch,
@@ -24,7 +23,6 @@ from aimg_pipeline.snapshots.reconcile import reconcile_epoch
     deps=[["decoded", "position_changes"]],
     metadata=column_schema("position_snapshots"),
     partitions_def=epoch_partitions,
-    backfill_policy=epoch_backfill_policy,
     check_specs=[
         dg.AssetCheckSpec(
             "no_negative_balances", asset=["snapshots", "position_snapshots"],

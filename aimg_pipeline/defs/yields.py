@@ -4,7 +4,6 @@ the rewards: nothing here changes what is paid."""
 import dagster as dg
 
 from aimg_pipeline.defs.partitions import (
-    epoch_backfill_policy,
     epoch_partitions,
     epochs_of,
     needs_previous_epoch,
@@ -18,7 +17,7 @@ from aimg_pipeline.yields.vaults import write_vault_yield
 
 _COMMON = dict(
     key_prefix="yield", group_name="yield", kinds={"duckdb", "parquet"},
-    partitions_def=epoch_partitions, backfill_policy=epoch_backfill_policy,
+    partitions_def=epoch_partitions,
 )
 
 
