@@ -218,7 +218,8 @@ def run(data: Path, home: Path, epoch: int) -> dict[str, Any]:
         "holders": snap.holders, "negative_balances": len(snap.negative),
         "allocation_rows": alloc.table.num_rows, "conserved": alloc.total == alloc.emission,
         "claims": len(claims), "merkle_root": published.merkle_root,
-        "verified_accounts": published.report["accounts"],
+        # None when the folder was already published (a rerun in the same home): not verified
+        "verified_accounts": published.report["accounts"] if published.report else None,
         "published_bytes": sum(p.stat().st_size for p in published.folder.iterdir()),
         "swaps": decoded.swaps, "syncs": decoded.syncs,
         "pool_yield_rows": len(yielded["pools"]),

@@ -109,7 +109,7 @@ def main() -> None:
     for logs in sizes:
         data = _data(base, logs, seed, args.swaps)
         generated = json.loads((data / "summary.json").read_text())
-        work = base / f"home-{logs}"
+        work = base / data.name.replace("data-", "home-", 1)
         shutil.rmtree(work, ignore_errors=True)
         print(f"\n== {logs:,} logs: epoch 0 (history), then epoch 1 (measured)", flush=True)
         history = _python("bench.epoch", "--data", str(data), "--home", str(work),
