@@ -310,8 +310,8 @@ def test_a_browser_sees_the_partitions_the_checks_and_the_report(ui, tmp_path) -
             page.screenshot(path=str(tmp_path / "report.png"), full_page=False)
         finally:
             browser.close()
-    shutil.copytree(tmp_path, Path(os.environ.get("AIMG_SCREENSHOTS", tmp_path)),
-                    dirs_exist_ok=True)
+    if os.environ.get("AIMG_SCREENSHOTS"):  # keep them, to look at
+        shutil.copytree(tmp_path, Path(os.environ["AIMG_SCREENSHOTS"]), dirs_exist_ok=True)
 
 
 def test_postgres_holds_the_runs_and_event_logs(ui) -> None:
