@@ -30,23 +30,13 @@ from typing import Any
 
 import dagster as dg
 import pytest
-from eth_utils import keccak
 
 from aimg_pipeline.analytics import connect as analytics_connect
 from aimg_pipeline.lib.config import load_config
-from aimg_pipeline.lib.events import SIGNATURES
 from aimg_pipeline.orchestrate import materialize_epochs
 from aimg_pipeline.warehouse import TABLES, Warehouse
 from aimg_pipeline_tests.fakechain import FakeChain, address_topic, word
-
-
-def topic(name: str) -> str:
-    return "0x" + keccak(text=SIGNATURES[name]).hex()
-
-
-def addr(n: int) -> str:
-    return f"0x{n:040x}"
-
+from aimg_pipeline_tests.test_e2e_handworked import addr, topic  # keccak of the signature
 
 ZERO = addr(0)
 AIMG_TOKEN, AIMG_VAULT = addr(0x101), addr(0x102)
