@@ -5,8 +5,9 @@
 -- reserve0, reserve1: the previous epoch's closing reserves). A Sync before the window
 -- (a pool's earlier history, or before genesis) counts from $start, after the carried-in
 -- reserves (block -1), so the last one before the window is what holds at $start.
--- reserve x seconds exceeds HUGEINT (2^112 x L): it is summed as 64-bit limbs of the reserve
--- (each sum below 2^64 x L) and recombined exactly by the caller (lib.yields.from_limbs).
+-- reserve x seconds exceeds HUGEINT (2^112 x L): it is summed as the 64-bit limbs of the
+-- reserve (r & (2^64 - 1) and r >> 64; each sum is below 2^64 x L, as the dt of a pool sum
+-- to L) and recombined exactly by the caller (lib.yields.from_limbs).
 WITH path AS (
     SELECT pool, -1::BIGINT AS block_number, 0::BIGINT AS log_index, $start::BIGINT AS t,
         reserve0::HUGEINT AS r0, reserve1::HUGEINT AS r1
@@ -20,20 +21,20 @@ WITH path AS (
 timed AS (
     SELECT
         *,
-        coalesce(lead(t) OVER w, $end) - t AS dt,
-        row_number() OVER (PARTITION BY pool ORDER BY block_number DESC, log_index DESC) AS back
+        coalesce(lead(t) OVER (PARTITION BY pool ORDER BY block_number, log_index), $end)
+        - t AS dt
     FROM path
-    WINDOW w AS (PARTITION BY pool ORDER BY block_number, log_index)
 )
 
 SELECT
     pool,
-    sum((r0 % 18446744073709551616) * dt)::VARCHAR AS seconds0_low,
-    sum((r0 // 18446744073709551616) * dt)::VARCHAR AS seconds0_high,
-    sum((r1 % 18446744073709551616) * dt)::VARCHAR AS seconds1_low,
-    sum((r1 // 18446744073709551616) * dt)::VARCHAR AS seconds1_high,
-    max(CASE WHEN back = 1 THEN r0 END)::VARCHAR AS reserve0,
-    max(CASE WHEN back = 1 THEN r1 END)::VARCHAR AS reserve1,
+    sum((r0 & 18446744073709551615::HUGEINT) * dt)::VARCHAR AS seconds0_low,
+    sum((r0 >> 64) * dt)::VARCHAR AS seconds0_high,
+    sum((r1 & 18446744073709551615::HUGEINT) * dt)::VARCHAR AS seconds1_low,
+    sum((r1 >> 64) * dt)::VARCHAR AS seconds1_high,
+    -- the closing reserves: the pool's last Sync (or the carried-in reserves)
+    arg_max(r0, (block_number, log_index))::VARCHAR AS reserve0,
+    arg_max(r1, (block_number, log_index))::VARCHAR AS reserve1,
     count(*) FILTER (WHERE block_number >= 0) AS epoch_syncs
 FROM timed
 GROUP BY pool

@@ -53,8 +53,7 @@ def _opening(warehouse: Warehouse, epoch: int) -> pa.Table:
 def _row(pool: Pool, tokens: tuple[str, str] | None, aimg: str, seconds: int,
          swaps: dict[str, Any], reserves: dict[str, Any], emissions: int) -> dict[str, Any]:
     """One pool's row from its sums (every formula: docs/economics.md)."""
-    volume0 = yields.from_limbs(swaps.get("volume0_low", 0), swaps.get("volume0_high", 0))
-    volume1 = yields.from_limbs(swaps.get("volume1_low", 0), swaps.get("volume1_high", 0))
+    volume0, volume1 = int(swaps.get("volume0", 0)), int(swaps.get("volume1", 0))
     fees = (yields.fee(volume0, pool.fee_bps), yields.fee(volume1, pool.fee_bps))
     reserve_seconds = (
         yields.from_limbs(reserves.get("seconds0_low", 0), reserves.get("seconds0_high", 0)),
