@@ -107,3 +107,46 @@ def test_rematerializing_is_a_no_op_with_identical_files(demo, tmp_path: Path) -
     after = {p.relative_to(published): p.read_bytes() for p in published.rglob("*.*")
              if p.is_file() and not p.name.startswith(".")}
     assert after == before
+
+
+def test_every_pool_trades_both_ways_in_every_epoch(demo) -> None:
+    """Issue 15.6: every registered pool has a `pool_yield` row per epoch with swaps in both
+    directions, reserves that move, and fees its LP holders share exactly."""
+    con = analytics_connect(demo["home"])
+    pools = [p.address for a in demo["config"].agents for p in a.pools]
+    rows = con.execute(
+        "SELECT epoch, pool, swaps, volume0, volume1, fees0, fees1, reserve0, reserve1 "
+        "FROM pool_yield ORDER BY pool, epoch").fetchall()
+    assert sorted({(e, p) for e, p, *_ in rows}) == sorted(
+        (e, p) for e in demo["epochs"] for p in pools)
+    previous: dict[str, tuple[int, int]] = {}
+    for epoch, pool, swaps, volume0, volume1, fees0, fees1, reserve0, reserve1 in rows:
+        assert swaps >= 2 and int(volume0) > 0 and int(volume1) > 0, (epoch, pool)
+        # fee_bps is the default 30 in the demo: floor(volume * 30 / 10000)
+        assert (int(fees0), int(fees1)) == (int(volume0) * 30 // 10_000,
+                                            int(volume1) * 30 // 10_000)
+        reserves = (int(reserve0), int(reserve1))
+        assert reserves != previous.get(pool), (epoch, pool)
+        previous[pool] = reserves
+    shares = dict(((e, p), (int(f0), int(f1))) for e, p, f0, f1 in con.execute(
+        "SELECT epoch, pool, sum(fees0::BIGNUM)::VARCHAR, sum(fees1::BIGNUM)::VARCHAR "
+        "FROM lp_earnings GROUP BY ALL").fetchall())
+    assert shares == {(e, p): (int(f0), int(f1)) for e, p, _, _, _, f0, f1, _, _ in rows}
+
+
+def test_no_eligible_liquidity_is_unallocated_while_the_pool_trades(demo) -> None:
+    """orion (epochs 0-1) and nova (epoch 5) hold only the excluded deployer's liquidity:
+    their liquidity share goes to the treasury, yet their fees go to that LP."""
+    con = analytics_connect(demo["home"])
+    names = {p.address: p.name for a in demo["config"].agents for p in a.pools}
+    unallocated = {(e, names[p]) for e, p in con.execute(
+        "SELECT epoch, pool FROM allocations "
+        "WHERE channel = 'liquidity' AND reason = 'unallocated'").fetchall()}
+    assert unallocated == {(0, "orion-aimg"), (1, "orion-aimg"), (5, "nova-aimg")}
+    deployer = demo["summary"]["deployer"].lower()
+    for epoch, name in unallocated:
+        rows = con.execute(
+            "SELECT l.account, l.emissions, l.fees0 = y.fees0 AND l.fees1 = y.fees1 "
+            "FROM lp_earnings l JOIN pool_yield y USING (epoch, pool) "
+            "WHERE l.epoch = ? AND y.pool_name = ?", [epoch, name]).fetchall()
+        assert rows == [(deployer, "0", True)], (epoch, name)

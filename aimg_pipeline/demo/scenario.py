@@ -11,17 +11,21 @@ the embedded devchain (``aimg_pipeline.demo.devchain``) and, in principle, anvil
 
 Timeline (G = 1767225600 = 2026-01-01T00:00:00Z, one epoch = 86400 s):
 
-* before G: deployment, token mints, approvals, opening stakes in every vault and the
-  opening liquidity of the atlas and nova pools (so epoch 0 has opening balances);
+* before G: deployment, token mints, approvals, opening stakes in every vault, the
+  opening liquidity of participants in the atlas and nova pools (so epoch 0 has opening
+  balances) and the deployer's protocol-owned liquidity in the orion and nova pools;
 * epoch 0..6: stakes, partial and full unstakes, share and LP transfers, liquidity adds
-  and removes, swaps, proposals and votes, contributions, spread over each day;
-* epoch 0-1: the ``orion-aimg`` pool has no liquidity at all (first added in epoch 2);
+  and removes, swaps (both directions on every pool), proposals and votes, contributions,
+  spread over each day;
+* epoch 0-1: the ``orion-aimg`` pool has no eligible holder (only the excluded deployer's
+  liquidity; participants first add in epoch 2);
 * epoch 2: one contribution with unknown kind 7;
 * epoch 3: one contribution re-using an existing id (``accept_with_id``), and a block in
   which one account deposits, transfers shares and redeems (several changes, one block);
 * epoch 4: policy v2 takes effect; late in the day every ``nova-aimg`` LP removes all
-  liquidity, so in epoch 5 that pool has no eligible holders (only the zero address's
-  locked MINIMUM_LIQUIDITY); liquidity returns in epoch 6;
+  liquidity, so in epoch 5 that pool has no eligible holders (only the excluded
+  deployer's liquidity and the zero address's locked MINIMUM_LIQUIDITY); liquidity
+  returns in epoch 6;
 * epoch 5: nobody votes on orion's governor (its governance sub-pool is unallocated);
 * finally one empty block at G + 7 * 86400 closes epoch 6.
 
@@ -44,6 +48,8 @@ EPOCHS = 7
 INITIAL_EMISSION = 10**24
 TAIL_EMISSION = 10**23
 DISTRIBUTOR_FUNDING = 10**27
+POL_FUNDING = 10_000 * 10**18  # agent tokens the deployer mints itself for its liquidity
+POL_SIZE = 1_000  # whole token0 of protocol-owned liquidity per seeded pool
 AGENTS = ("atlas", "nova", "orion")
 TOKEN = 10**18
 GAS = 1_000_000
@@ -279,9 +285,14 @@ def run_scenario(rpc_url: str, config_path: pathlib.Path, seed: int = 7) -> dict
     for agent in agents.values():
         for account in rng.sample(participants, 12):
             d.stake(agent.vault, agent.token, account, rng.randint(100, 3_000) * TOKEN)
-    for name in ("atlas", "nova"):  # orion's pool stays empty until epoch 2
+    for name in ("atlas", "nova"):  # no participant provides orion liquidity until epoch 2
         for account in rng.sample(participants, 5):
             d.add_liquidity(agents[name].pair, tokens_of[name], account, rng.randint(500, 3_000))
+    # protocol-owned liquidity: the (excluded) deployer seeds orion and nova, so both trade
+    # in every epoch even while no eligible LP holds them (orion 0-1, nova 5)
+    for name in ("orion", "nova"):
+        d.send(agents[name].token.functions.mint(_cs(deployer), POL_FUNDING), deployer)
+        d.add_liquidity(agents[name].pair, tokens_of[name], deployer, POL_SIZE)
     for name, agent in agents.items():  # the first proposals exist before genesis
         proposer = rng.choice(participants)
         d.send(agent.governor.functions.propose(f"{name}: proposal 0"), proposer)
@@ -314,8 +325,12 @@ def run_scenario(rpc_url: str, config_path: pathlib.Path, seed: int = 7) -> dict
             amount = d.balance(vault, sender) * rng.randint(20, 100) // 100
             d.send(vault.functions.transfer(_cs(receiver), amount), sender)
 
+        def participants_lp(name: str) -> list[str]:
+            return [a for a in d.holders(agents[name].pair) if a != deployer]
+
         def live_pools() -> list[str]:
-            return [n for n in AGENTS if d.holders(agents[n].pair)]
+            """Pools in which participants hold liquidity (the random LP actions' pools)."""
+            return [n for n in AGENTS if participants_lp(n)]
 
         def lp_add_action(name: str | None = None) -> None:
             name = name or rng.choice(live_pools())
@@ -325,24 +340,20 @@ def run_scenario(rpc_url: str, config_path: pathlib.Path, seed: int = 7) -> dict
         def lp_remove_action() -> None:
             name = rng.choice(live_pools())
             pair = agents[name].pair
-            account = rng.choice(d.holders(pair))
+            account = rng.choice(participants_lp(name))
             balance = d.balance(pair, account)
             d.remove_liquidity(pair, account, balance * rng.randint(20, 80) // 100)
 
         def lp_transfer_action() -> None:
             name = rng.choice(live_pools())
             pair = agents[name].pair
-            sender = rng.choice(d.holders(pair))
+            sender = rng.choice(participants_lp(name))
             receiver = rng.choice([p for p in participants if p != sender])
             amount = d.balance(pair, sender) * rng.randint(20, 60) // 100
             d.send(pair.functions.transfer(_cs(receiver), amount), sender)
 
         def swap_action(name: str | None = None, zero_for_one: bool | None = None) -> None:
-            pools = live_pools()
-            if name is None:
-                name = rng.choice(pools)
-            elif name not in pools:  # no liquidity (yet, or drained): nothing to trade
-                return
+            name = name or rng.choice(AGENTS)  # every pool has liquidity (orion, nova: POL)
             d.swap(agents[name].pair, tokens_of[name], rng.choice(participants), zero_for_one)
 
         def vote_action(agent: _Agent, voter: str, proposal: int, style: int) -> None:
@@ -386,7 +397,7 @@ def run_scenario(rpc_url: str, config_path: pathlib.Path, seed: int = 7) -> dict
         pool_actions: list[tuple[str, Any]] = [("lp-add", lp_add_action)]
         pool_actions += [("lp-remove", lp_remove_action), ("lp-transfer", lp_transfer_action)]
         pool_actions += [("swap", swap_action)] * 3
-        # every pool with liquidity trades both ways every epoch (pool_yield's figures)
+        # every pool trades both ways every epoch (pool_yield's figures)
         pool_actions += [("swap", lambda n=name, z=z: swap_action(n, z))
                          for name in AGENTS for z in (True, False)]
         actions += pool_actions
@@ -458,7 +469,7 @@ def run_scenario(rpc_url: str, config_path: pathlib.Path, seed: int = 7) -> dict
 
         def drain_pool(name: str) -> None:
             pair = agents[name].pair
-            for account in d.holders(pair):
+            for account in participants_lp(name):
                 d.remove_liquidity(pair, account, d.balance(pair, account))
 
         # spread the random actions over the day; pinned ones go at their own times
