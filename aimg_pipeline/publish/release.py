@@ -41,7 +41,7 @@ def check_blocks(client: ChainClient, warehouse: Warehouse, epoch: int) -> None:
     for side in ("first", "last"):
         if bounds[f"{side}_block_hash"]:
             stored[bounds[f"{side}_block"]] = bounds[f"{side}_block_hash"]
-    logs = warehouse.read("raw_logs", epoch).select(["block_number", "block_hash"])
+    logs = warehouse.read("raw_logs", epoch, columns=["block_number", "block_hash"])
     logs = logs.group_by(["block_number", "block_hash"]).aggregate([]).to_pydict()
     for number, block_hash in zip(logs["block_number"], logs["block_hash"], strict=True):
         if stored.setdefault(number, block_hash) != block_hash:

@@ -8,6 +8,7 @@ either is checked against the digest of ``b""`` on import (never SHA3-256 by mis
 from __future__ import annotations
 
 import binascii
+import contextlib
 import subprocess
 import sys
 from collections.abc import Callable
@@ -141,7 +142,9 @@ class Keccak:
         if self.process is not None:
             for pipe in (self.process.stdin, self.process.stdout):
                 if pipe is not None:
-                    pipe.close()
+                    # a helper that died: flushing its stdin again breaks the pipe again
+                    with contextlib.suppress(OSError):
+                        pipe.close()
             self.process.wait()
             self.process = None
 
