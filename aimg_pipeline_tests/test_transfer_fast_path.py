@@ -40,7 +40,7 @@ from aimg_pipeline_tests.test_decode_fuzz import (
     word,
 )
 
-TABLES = ("quarantine", "position_changes", "votes", "contribution_events")
+TABLES = ("quarantine", "position_changes", "votes", "contribution_events", "swaps", "syncs")
 
 
 def decode(logs: list[dict[str, Any]], fast: bool, monkeypatch: pytest.MonkeyPatch,
@@ -168,3 +168,73 @@ def test_row_groups(monkeypatch: pytest.MonkeyPatch, swap: bool) -> None:
     if swap:
         logs[2], logs[3] = logs[3], logs[2]
     assert assert_same_as_sql(logs, monkeypatch, row_group_size=3) is not swap
+
+
+# Pool events: the bulk path (``pool_events``) against the same SQL oracle. Near misses of a
+# clean Swap/Sync/Mint/Burn: a topic too many or missing, address topics with high bytes set
+# or uppercase, data a word short or long, amounts around 2^64, 10^38, 2^112 and 2^128 (the
+# limits of a uint112 reserve, of decimal128 and of a Swap amount), from a pool or not.
+pool_amounts = st.one_of(
+    st.integers(0, 2**64),
+    st.sampled_from([0, 1, 2**64 - 1, 2**64, 10**38 - 1, 10**38, 2**112 - 1, 2**112,
+                     2**127, 2**128 - 1, 2**128]),
+    st.integers(0, 2**129),
+)
+full_topic = st.one_of(near_topic, hex_text(64).map(lambda h: "0x" + h),
+                       hex_text(64, HEX.upper()).map(lambda h: "0x" + h))
+
+
+@st.composite
+def pool_event_like(draw: st.DrawFn) -> tuple[tuple[str, list[str | None], str | None],
+                                              str | None]:
+    event = draw(st.sampled_from(["Swap", "Swap", "Sync", "Sync", "Mint", "Burn"]))
+    indexed = {"Swap": 2, "Sync": 0, "Mint": 1, "Burn": 2}[event]
+    words = {"Swap": 4, "Sync": 2, "Mint": 2, "Burn": 2}[event]
+    if draw(st.integers(0, 5)) == 0:
+        indexed = draw(st.integers(0, 3))
+    if draw(st.integers(0, 5)) == 0:
+        words = draw(st.integers(0, 5))
+    topics = [draw(full_topic if event in ("Mint", "Burn") else near_topic)
+              for _ in range(indexed)]
+    data = "0x" + "".join(word(draw(pool_amounts)) for _ in range(words))
+    if draw(st.integers(0, 7)) == 0:
+        data = draw(st.sampled_from([data.upper(), data[:-1] + "g", data[:-1], data + "0",
+                                     "0X" + data[2:]]))
+    address = draw(st.sampled_from([POOL] * 6 + [AIMG_VAULT, GOVERNOR, addr(0xDEAD)]))
+    return (T[event], topics, data), address
+
+
+@settings(max_examples=60, deadline=None, derandomize=True,
+          suppress_health_check=list(HealthCheck))
+@given(st.lists(st.one_of(pool_event_like(), pool_event_like(), transfer_like(), any_log()),
+                max_size=60))
+def test_bulk_pool_events_equal_sql(monkeypatch: pytest.MonkeyPatch, logs: list) -> None:
+    built = make_logs([spec for spec, _ in logs], [address for _, address in logs])
+    assert assert_same_as_sql(built, monkeypatch), "the bulk path was not taken"
+
+
+def test_pool_events_by_hand(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Exact decoded values, worked out by hand, at the limits of the bulk conversion."""
+    a, b = ACCOUNTS[1], ACCOUNTS[2]
+    specs = [
+        (T["Swap"], [at(a), at(b)],
+         "0x" + word(0) + word(2**64) + word(10**38) + word(2**128 - 1)),
+        (T["Sync"], [], "0x" + word(2**112 - 1) + word(2**100 + 3)),
+        (T["Mint"], [at(a)], "0x" + word(5) + word(7)),
+        (T["Burn"], [at(a), at(b)], "0x" + word(5) + word(7)),
+        (T["Sync"], [], "0x" + word(2**112) + word(1)),  # not a uint112: quarantined
+    ]
+    logs = make_logs(specs, [POOL] * len(specs))
+    assert assert_same_as_sql(logs, monkeypatch)
+    result, tables, _ = decode(logs, True, monkeypatch)
+    assert tables["swaps"].select(["sender", "recipient", "amount0_in", "amount1_in",
+                                   "amount0_out", "amount1_out"]).to_pylist() == [{
+        "sender": a.lower(), "recipient": b.lower(), "amount0_in": "0",
+        "amount1_in": "18446744073709551616",
+        "amount0_out": "100000000000000000000000000000000000000",
+        "amount1_out": "340282366920938463463374607431768211455"}]
+    assert tables["syncs"].select(["reserve0", "reserve1"]).to_pylist() == [{
+        "reserve0": "5192296858534827628530496329220095",
+        "reserve1": "1267650600228229401496703205379"}]
+    assert (result.swaps, result.syncs, result.quarantine) == (1, 1, 1)
+    assert result.quarantine_reasons == {"Sync reserve is not a uint112": 1}

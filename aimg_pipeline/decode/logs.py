@@ -1,11 +1,11 @@
 """Decoding one epoch's raw logs into position changes, votes, contribution events, pool
 swaps and syncs, and the quarantine: the SQL in ``sql/`` run by DuckDB, glued exactly.
 
-Decoding is columnar: the clean Transfers (nearly every log) are decoded in bulk by
-``transfers.split_epoch_logs``, every other log by ``sql/classify_logs.sql`` and the decode
-files, which stay the definition of what is valid. Every raw log ends up exactly once:
-decoded (pool Swap/Sync into ``swaps``/``syncs`` for the yield tables), analytics-only
-(pool Mint/Burn), in ``quarantine``, or — a vote or
+Decoding is columnar: the clean Transfers and pool events (nearly every log) are decoded in
+bulk by ``transfers.split_epoch_logs`` (and ``pool_events``), every other log by
+``sql/classify_logs.sql`` and the decode files, which stay the definition of what is valid.
+Every raw log ends up exactly once: decoded (pool Swap/Sync into ``swaps``/``syncs`` for the
+yield tables), analytics-only (pool Mint/Burn), in ``quarantine``, or — a vote or
 contribution before genesis — counted nowhere (SPEC 3). Decoding reads the epoch's own raw
 logs only, so epochs decode in any order and in parallel; the one rule that needs earlier
 epochs, duplicate contributionIds, is ``decode.contributions``' (an epoch-ordered step).
@@ -23,6 +23,7 @@ from aimg_pipeline.decode.transfers import (
     LOG_COLUMNS,
     FastPathUnusable,
     PositionTokens,
+    Sinks,
     split_epoch_logs,
 )
 from aimg_pipeline.lib.events import TOPIC0
@@ -57,11 +58,13 @@ def _sources(config: Config, epoch: int) -> pa.Table:
 def decode_epoch(config: Config, warehouse: Warehouse, epoch: int) -> DecodeResult:
     """Classify and decode one epoch's raw logs into the decoded tables and quarantine.
 
-    The clean Transfers (nearly every log; see ``transfers``) are decoded in bulk, in the raw
-    logs' order, straight into position_changes; only the other logs go through
+    The clean Transfers and pool events (nearly every log; see ``transfers`` and
+    ``pool_events``) are decoded in bulk, in the raw logs' order, straight into
+    position_changes, swaps and syncs; only the other logs go through
     ``sql/classify_logs.sql`` and the decode_* SQL. When raw_logs is not in (block, log
-    index) order, or the SQL would find a reason-free Transfer among the others (it cannot:
-    the two sets are the same rules), the whole epoch goes through the SQL instead.
+    index) order, or the SQL would find a reason-free Transfer, Swap or Sync among the
+    others (it cannot: the two sets are the same rules), the whole epoch goes through the
+    SQL instead.
     """
     start = config.calendar().window(epoch).start
     con = warehouse.connect()
@@ -97,13 +100,17 @@ def decode_epoch(config: Config, warehouse: Warehouse, epoch: int) -> DecodeResu
 
     duplicates = 0
     try:
-        with warehouse.writer("position_changes", epoch) as writer:
-            changes = split_epoch_logs(raw_path, writer.write_table, keep, epoch, tokens,
-                                       TOPIC0["Transfer"])
+        with (warehouse.writer("position_changes", epoch) as changes_writer,
+              warehouse.writer("swaps", epoch) as swaps_writer,
+              warehouse.writer("syncs", epoch) as syncs_writer):
+            sinks = Sinks(changes_writer.write_table, swaps_writer.write_table,
+                          syncs_writer.write_table, keep)
+            written = split_epoch_logs(raw_path, sinks, epoch, tokens, TOPIC0)
             con.execute(classify)
-            if con.execute("SELECT count(*) FROM classified_logs "
-                           "WHERE event = 'Transfer' AND reason IS NULL").fetchall()[0][0]:
-                raise FastPathUnusable("a reason-free Transfer was left to the SQL")
+            if con.execute("SELECT count(*) FROM classified_logs WHERE reason IS NULL "
+                           "AND event IN ('Transfer', 'Swap', 'Sync')").fetchall()[0][0]:
+                raise FastPathUnusable("a reason-free Transfer, Swap or Sync was left to the SQL")
+        changes, swaps, syncs = (written[t] for t in ("position_changes", "swaps", "syncs"))
     except FastPathUnusable:
         # raw_logs out of order, or holding a log twice (a file not written by ingestion):
         # the SQL decodes each (block hash, log index) once
@@ -116,11 +123,11 @@ def decode_epoch(config: Config, warehouse: Warehouse, epoch: int) -> DecodeResu
         duplicates = raw_count - con.execute("SELECT count(*) FROM epoch_logs").fetchall()[0][0]
         con.execute(classify)
         changes = warehouse.write_query("position_changes", epoch, con, "decode_position_changes")
+        swaps = warehouse.write_query("swaps", epoch, con, "decode_swaps")
+        syncs = warehouse.write_query("syncs", epoch, con, "decode_syncs")
 
     votes = run_sql(con, "decode_votes", epoch=epoch, start=start)
     events = run_sql(con, "decode_contribution_events", epoch=epoch, start=start)
-    swaps = warehouse.write_query("swaps", epoch, con, "decode_swaps")
-    syncs = warehouse.write_query("syncs", epoch, con, "decode_syncs")
     before_window = con.execute(
         "SELECT count(*) FROM classified_logs WHERE reason IS NULL AND block_timestamp < $start"
         " AND event IN ('VoteCast', 'VoteCastWithParams', 'ContributionAccepted')",

@@ -29,7 +29,7 @@ the caller decodes the epoch in SQL.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,7 +38,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from aimg_pipeline.lib.columnar import CHUNK, fixed_width, in_order
+from aimg_pipeline.decode.pool_events import split_pool_events
+from aimg_pipeline.lib.columnar import fixed_width, hex_u64, in_order, lower_hex_rows
 from aimg_pipeline.warehouse import TABLES
 
 # The raw_logs columns classify_logs.sql and the decoders read (not block_hash,
@@ -53,7 +54,6 @@ _ADDRESS_TOPIC_HEAD = "0x" + "0" * 24  # then the address's 40 hex digits
 _AMOUNT_HEAD = "0x" + "0" * 32  # then 32 hex digits: the amount is below 2^128
 _SMALL_AMOUNT_HEAD = "0x" + "0" * 48  # then 16 hex digits: below 2^64
 _ZERO_TOPIC = "0x" + "0" * 64
-_ALL_TRUE = np.frombuffer(np.ones(8, dtype=bool).tobytes(), np.uint64)[0]
 _DICTIONARY = ["address", "topic0"]  # few distinct values: read, matched once per value
 
 
@@ -77,18 +77,31 @@ class _Part:
     last: tuple[int, int] | None = None
     changes: pa.Table | None = None
     others: pa.Table | None = None
+    swaps: pa.Table | None = None
+    syncs: pa.Table | None = None
 
 
-def split_epoch_logs(raw_path: Path, write: Callable[[pa.Table], None],
-                     keep: Callable[[pa.Table], None], epoch: int, tokens: PositionTokens,
-                     transfer_topic: str) -> int:
-    """Decode the clean Transfers of a raw_logs file into ``write``, the others to ``keep``.
+@dataclass(frozen=True)
+class Sinks:
+    """Where ``split_epoch_logs`` hands its pieces, in file order: the decoded tables'
+    writers, and ``keep`` for the logs left to the SQL."""
 
-    Returns the position_changes rows written. Row groups are processed two at a time
-    (Arrow and numpy release the GIL) and handed over in file order. Raises
-    FastPathUnusable when the file is not strictly in (block_number, log_index) order or
-    its columns are not the warehouse's types; whatever ``write`` and ``keep`` received
-    must then be discarded.
+    position_changes: Callable[[pa.Table], None]
+    swaps: Callable[[pa.Table], None]
+    syncs: Callable[[pa.Table], None]
+    keep: Callable[[pa.Table], None]
+
+
+def split_epoch_logs(raw_path: Path, sinks: Sinks, epoch: int, tokens: PositionTokens,
+                     topics: Mapping[str, str]) -> dict[str, int]:
+    """Decode the clean Transfers and pool events of a raw_logs file into ``sinks``, the
+    other logs to ``sinks.keep``.
+
+    Returns the rows written per table (position_changes, swaps, syncs). Row groups are
+    processed two at a time (Arrow and numpy release the GIL) and handed over in file
+    order. Raises FastPathUnusable when the file is not strictly in (block_number,
+    log_index) order or its columns are not the warehouse's types; whatever the sinks
+    received must then be discarded.
     """
     metadata = pq.read_metadata(raw_path)
     schema = metadata.schema.to_arrow_schema()
@@ -100,21 +113,23 @@ def split_epoch_logs(raw_path: Path, write: Callable[[pa.Table], None],
     def part(index: int) -> _Part:
         table = pq.ParquetFile(raw_path, metadata=metadata, read_dictionary=_DICTIONARY
                                ).read_row_group(index, columns=list(LOG_COLUMNS))
-        return _split(table, epoch, tokens, transfer_topic)
+        return _split(table, epoch, tokens, topics)
 
-    changes, last = 0, None
+    written, last = {"position_changes": 0, "swaps": 0, "syncs": 0}, None
     for piece in in_order(range(metadata.num_row_groups), part):
         if not piece.ordered or (last is not None and piece.first is not None
                                  and piece.first <= last):
             raise FastPathUnusable("raw_logs is not in (block_number, log_index) order")
         if piece.last is not None:
             last = piece.last
-        if piece.changes is not None and piece.changes.num_rows:
-            write(piece.changes)
-            changes += piece.changes.num_rows
+        for name, rows in (("position_changes", piece.changes), ("swaps", piece.swaps),
+                           ("syncs", piece.syncs)):
+            if rows is not None and rows.num_rows:
+                getattr(sinks, name)(rows)
+                written[name] += rows.num_rows
         if piece.others is not None and piece.others.num_rows:
-            keep(piece.others)
-    return changes
+            sinks.keep(piece.others)
+    return written
 
 
 def _per_value(array: pa.Array, function: Callable[[pa.Array], pa.Array]) -> pa.Array:
@@ -124,28 +139,10 @@ def _per_value(array: pa.Array, function: Callable[[pa.Array], pa.Array]) -> pa.
     return function(array)
 
 
-def _lower_hex(*parts: np.ndarray) -> np.ndarray:
-    """Rows whose characters in every part (n, width_i) are all of 0-9a-f."""
-    ok = np.empty(len(parts[0]), dtype=bool)
-    for start in range(0, len(ok), CHUNK):
-        chars = np.concatenate([part[start:start + CHUNK] for part in parts], axis=1)
-        digit = (chars - 48) < 10  # uint8 arithmetic wraps below '0'
-        digit |= (chars - 97) < 6
-        if digit.shape[1] % 8 == 0:  # eight flags at once: a row's words all 0x0101...
-            ok[start:start + CHUNK] = (digit.view(np.uint64) == _ALL_TRUE).all(axis=1)
-        else:
-            ok[start:start + CHUNK] = digit.all(axis=1)
-    return ok
-
-
-def _hex_u64(chars: np.ndarray) -> np.ndarray:
-    """16 lowercase hex digits a row (n, 16) as unsigned 64-bit integers."""
-    nibbles = (chars & 15) + 9 * (chars >> 6)  # '0'-'9' -> 0-9, 'a'-'f' -> 10-15
-    return ((nibbles[:, 0::2] << 4) | nibbles[:, 1::2]).view(">u8")[:, 0].astype(np.uint64)
-
-
-def _split(table: pa.Table, epoch: int, tokens: PositionTokens, transfer_topic: str) -> _Part:
-    """One row group: its clean Transfers as position_changes rows, the rest as raw logs."""
+def _split(table: pa.Table, epoch: int, tokens: PositionTokens,
+           topics: Mapping[str, str]) -> _Part:
+    """One row group: its clean Transfers as position_changes rows, its clean pool events
+    as swaps and syncs (``pool_events``), the rest as raw logs."""
     n = table.num_rows
     if n == 0:
         return _Part(ordered=True)
@@ -164,7 +161,7 @@ def _split(table: pa.Table, epoch: int, tokens: PositionTokens, transfer_topic: 
         return table[name].chunk(0)
 
     token = _per_value(column("address"), lambda a: pc.index_in(a, value_set=tokens.addresses))
-    transfer = _per_value(column("topic0"), lambda a: pc.equal(a, transfer_topic))
+    transfer = _per_value(column("topic0"), lambda a: pc.equal(a, topics["Transfer"]))
     conditions = [transfer, pc.is_valid(token),
                   pc.is_null(column("topic3"))]
     for name, head in (("topic1", _ADDRESS_TOPIC_HEAD), ("topic2", _ADDRESS_TOPIC_HEAD),
@@ -179,13 +176,15 @@ def _split(table: pa.Table, epoch: int, tokens: PositionTokens, transfer_topic: 
                               for name in ("topic1", "topic2", "data"))
     sender_chars, receiver_chars, data_chars = (
         fixed_width(array, _WORD) for array in (sender, receiver, data))
-    clean = _lower_hex(sender_chars[:, len(_ADDRESS_TOPIC_HEAD):],
+    clean = lower_hex_rows(sender_chars[:, len(_ADDRESS_TOPIC_HEAD):],
                        receiver_chars[:, len(_ADDRESS_TOPIC_HEAD):],
                        data_chars[:, len(_AMOUNT_HEAD):])
     rows = np.flatnonzero(candidate.to_numpy(zero_copy_only=False))[clean]
-    rest = np.ones(n, dtype=bool)
+    is_pool = pc.fill_null(pc.equal(tokens.kinds.take(token), "pool"), False)
+    pool = split_pool_events(table, is_pool.to_numpy(zero_copy_only=False), topics, epoch)
+    rest = ~pool.handled
     rest[rows] = False
-    others = table.filter(pa.array(rest)).cast(_LOGS_SCHEMA) if len(rows) < n else None
+    others = table.filter(pa.array(rest)).cast(_LOGS_SCHEMA) if rest.any() else None
     if not clean.all():
         mask = pa.array(clean)
         sender, receiver, data = sender.filter(mask), receiver.filter(mask), data.filter(mask)
@@ -194,7 +193,8 @@ def _split(table: pa.Table, epoch: int, tokens: PositionTokens, transfer_topic: 
     changes = _changes(table, rows, token.filter(candidate).filter(pa.array(clean)),
                        (sender, sender_chars), (receiver, receiver_chars), (data, data_chars),
                        epoch, tokens)
-    return _Part(True, *bounds, changes=changes, others=others)
+    return _Part(True, *bounds, changes=changes, others=others, swaps=pool.swaps,
+                 syncs=pool.syncs)
 
 
 def _changes(table: pa.Table, rows: np.ndarray, token: pa.Array,
@@ -217,7 +217,7 @@ def _changes(table: pa.Table, rows: np.ndarray, token: pa.Array,
     kept = np.ascontiguousarray(accounts.reshape(2 * k, _ACCOUNT)[keep])
 
     # The amount as text, exactly: 64-bit amounts in Arrow, larger ones in Python integers.
-    low = _hex_u64(data[1][:, _WORD - 16:])
+    low = hex_u64(data[1][:, _WORD - 16:])
     large = ~pc.starts_with(data[0], _SMALL_AMOUNT_HEAD).to_numpy(zero_copy_only=False)
     large |= low >= np.uint64(2**63)
     signed = np.empty((k, 2), np.int64)

@@ -21,6 +21,7 @@ CHUNK = 1 << 15  # rows a numpy step works on: its temporaries stay in the CPU c
 
 _PREFIX = int.from_bytes(b"0x", "little")
 _MAX_OFFSET = 2**31 - 1  # a pa.string() array's offsets are 32-bit
+_ALL_TRUE = np.frombuffer(np.ones(8, dtype=bool).tobytes(), np.uint64)[0]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -124,3 +125,23 @@ def hex_text(array: pa.Array) -> pa.Array:
 def _offsets(array: pa.Array) -> np.ndarray:
     return np.frombuffer(array.buffers()[1], np.int32, count=len(array) + 1,
                          offset=array.offset * 4).astype(np.int64)
+
+
+def lower_hex_rows(*parts: np.ndarray) -> np.ndarray:
+    """Rows whose characters in every part (n, width_i) are all of 0-9a-f."""
+    ok = np.empty(len(parts[0]), dtype=bool)
+    for start in range(0, len(ok), CHUNK):
+        chars = np.concatenate([part[start:start + CHUNK] for part in parts], axis=1)
+        digit = (chars - 48) < 10  # uint8 arithmetic wraps below '0'
+        digit |= (chars - 97) < 6
+        if digit.shape[1] % 8 == 0:  # eight flags at once: a row's words all 0x0101...
+            ok[start:start + CHUNK] = (digit.view(np.uint64) == _ALL_TRUE).all(axis=1)
+        else:
+            ok[start:start + CHUNK] = digit.all(axis=1)
+    return ok
+
+
+def hex_u64(chars: np.ndarray) -> np.ndarray:
+    """16 lowercase hex digits a row (n, 16) as unsigned 64-bit integers."""
+    nibbles = (chars & 15) + 9 * (chars >> 6)  # '0'-'9' -> 0-9, 'a'-'f' -> 10-15
+    return ((nibbles[:, 0::2] << 4) | nibbles[:, 1::2]).view(">u8")[:, 0].astype(np.uint64)
