@@ -9,6 +9,7 @@ stream, instead
   HTTP 200, or rate-limits a single item of a batch;
 * answers HTTP 503;
 * hangs longer than the client's timeout, or delays the answer;
+* rejects batches over ``max_batch`` items as geth or Alchemy do;
 * rejects ``eth_getLogs`` over ``max_log_blocks`` blocks or ``max_log_results`` results with
   the error codes and texts real providers send (``docs/ingestion.md`` lists them), including
   their suggested ranges where they give one.
@@ -50,6 +51,10 @@ class Faults:
     batch_item_rate_limit: float = 0.0
     max_log_blocks: int | None = None
     max_log_results: int | None = None
+    # batches of more items: geth's answer (--rpc.batch-request-limit), one -32600 "batch
+    # too large" error with the first call's id; "alchemy": Alchemy's, as one error object
+    max_batch: int | None = None
+    max_batch_style: str = "geth"
     max_consecutive: int = 3
     backoff_seconds_hint: float = 0.01
     # "alchemy-monthly-cap": answer everything with that error; "echo-key": with a JSON-RPC
@@ -214,6 +219,15 @@ class RpcProxy:
             self._count("delayed answer")
             time.sleep(self.faults.delay_seconds)
 
+        limit = self.faults.max_batch
+        if isinstance(request, list) and limit is not None and len(request) > limit:
+            self._count("batch too large")
+            if self.faults.max_batch_style == "geth":
+                self._send(handler, 200, [_rpc_error(first_id, -32600, "batch too large")])
+            else:
+                self._send(handler, 200, _rpc_error(
+                    None, -32600, f"Batch size is too large. Max batch size is {limit}."))
+            return
         if isinstance(request, dict) and request.get("method") == "eth_getLogs":
             rejected = self._log_limits(handler, request)
             if rejected:

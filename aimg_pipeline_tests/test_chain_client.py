@@ -230,3 +230,25 @@ def test_open_epoch_is_refused_saying_when_it_will_be_final() -> None:
     # 1_000_500 = 11*86_400 + 13*3_600 + 55*60 -> 1970-01-12T13:55:00Z
     assert "final at about 1970-01-12T13:55:00Z" in message
     assert "epoch 4" in message
+
+
+@pytest.mark.parametrize("style", ["geth", "alchemy"])
+def test_an_oversize_batch_is_halved_not_sent_one_by_one(style: str) -> None:
+    """An endpoint with a batch limit of 300 items (geth's and Alchemy's answers): 2,500
+    eth_calls of batches of 1,000 are halved twice, to 250, and then all sent: 2 rejected
+    requests at 1,000, 2 at 500, then ceil(2,500 / 250) = 10 accepted ones."""
+    chain = _chain(blocks=3)
+    calls = [[{"to": f"0x{i:040x}", "data": "0x18160ddd"}, "0x2"] for i in range(2_500)]
+    for i in range(2_500):
+        chain.fixed_calls[(f"0x{i:040x}", "0x18160ddd")] = "0x" + word(i)
+    with chain.serve() as server, RpcProxy(server.url, Faults(
+            max_batch=300, max_batch_style=style)) as proxy:
+        client = ChainClient(proxy.url, sleep=lambda _: None)
+        answers = client.call_batch("eth_call", calls)
+        assert [int(a, 16) for a in answers] == list(range(2_500))
+        assert proxy.stats["batch too large"] == 2
+        assert proxy.stats["requests"] == 2 + 10
+        assert client.stats["batch halved"] == 2
+        # later batches start at the size that worked
+        assert client.call_batch("eth_call", calls[:600]) is not None
+        assert proxy.stats["requests"] == 12 + 3

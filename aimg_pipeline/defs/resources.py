@@ -52,9 +52,13 @@ class ChainResource(dg.ConfigurableResource):
 
     rpc_url: str
     timeout_seconds: float = 60.0
+    # eth_call items per JSON-RPC batch (reconciliation, pair tokens, vault assets); halved
+    # automatically when the endpoint answers "batch too large"
+    call_batch_size: int = 1_000
 
     def client(self) -> ChainClient:
-        return ChainClient(self.rpc_url, timeout=self.timeout_seconds)
+        return ChainClient(self.rpc_url, timeout=self.timeout_seconds,
+                           call_batch_size=self.call_batch_size)
 
 
 @dg.definitions

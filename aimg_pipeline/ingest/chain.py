@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import itertools
 import random
+import re
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -33,6 +34,11 @@ import requests
 
 from aimg_pipeline.ingest.provider import Failure, classify, redact_url, scrub
 from aimg_pipeline.lib.calendar import EpochWindow, utc_text
+
+# how endpoints say a batch has too many items: geth "batch too large", Alchemy "Batch size
+# is too large", others "batch limit exceeded", "too many requests in batch"
+_BATCH_TOO_LARGE = re.compile(r"batch.{0,30}(too large|too big|exceed|limit)"
+                              r"|(too many|max(imum)?).{0,30}batch", re.IGNORECASE)
 
 
 def abi_uint(answer: object) -> int | None:
@@ -116,6 +122,7 @@ class ChainClient:
         log_chunk_blocks: int = 2_000,
         max_log_chunk_blocks: int = 100_000,
         batch_size: int = 100,
+        call_batch_size: int = 1_000,
         sleep: Callable[[float], None] = time.sleep,
         seed: int | None = None,
     ) -> None:
@@ -130,6 +137,9 @@ class ChainClient:
         self._max_chunk = max(log_chunk_blocks, max_log_chunk_blocks)
         self._span_limit: int | None = None  # the largest block span the provider accepts
         self._batch_size = batch_size
+        # eth_call answers are one word each: batches of 1,000 (geth's default limit) keep a
+        # reconciliation at 10M logs (~600,000 calls) to ~600 requests
+        self._call_batch_size = call_batch_size
         self._batch_ok = True
         self._sleep = sleep
         self._random = random.Random(seed)
@@ -190,7 +200,7 @@ class ChainClient:
             except Failure as caught:
                 failure = caught
             self.stats[f"failure: {failure.kind}"] += 1
-            if failure.kind == "range" or (split_on_timeout and failure.timeout):
+            if failure.kind in ("range", "batch") or (split_on_timeout and failure.timeout):
                 raise failure
             if failure.kind in ("fatal", "reverted"):
                 break
@@ -223,14 +233,18 @@ class ChainClient:
                    what: str | None = None, reverted_as_none: bool = False) -> list[Any]:
         """The same method for many params, as JSON-RPC batches; results in input order.
 
-        Items that fail transiently inside a batch are retried on their own schedule; an
-        endpoint that does not answer batches is then called one request at a time. With
-        ``reverted_as_none``, an ``eth_call`` that reverts (a function the contract lacks)
-        answers None instead of failing the whole batch.
+        Items that fail transiently inside a batch are retried on their own schedule; a
+        batch the endpoint finds too large (geth: "batch too large") is halved, for this
+        and later batches; an endpoint that does not answer batches is then called one
+        request at a time. With ``reverted_as_none``, an ``eth_call`` that reverts (a
+        function the contract lacks) answers None instead of failing the whole batch.
         """
         results: list[Any] = [None] * len(params_list)
-        for offset in range(0, len(params_list), self._batch_size):
-            part = list(range(offset, min(len(params_list), offset + self._batch_size)))
+        offset = 0
+        while offset < len(params_list):
+            size = self._call_batch_size if method == "eth_call" else self._batch_size
+            part = list(range(offset, min(len(params_list), offset + size)))
+            offset = part[-1] + 1
             if not self._batch_ok:
                 for i in part:
                     results[i] = self._call_one(method, params_list[i], what, reverted_as_none)
@@ -242,7 +256,12 @@ class ChainClient:
                             "params": list(params_list[i])} for i, rid in pending.items()]
                 body = self._post(method, payload)
                 if isinstance(body, dict):  # one error for the whole batch
-                    raise self._classify(method, 200, body.get("error", body))
+                    raise self._too_large(self._classify(method, 200, body.get("error", body)),
+                                          len(payload))
+                if len(payload) > 1 and len(body) == 1 and isinstance(body[0], dict) \
+                        and body[0].get("error"):  # geth: one error answers an oversize batch
+                    raise self._too_large(self._classify(method, 200, body[0]["error"]),
+                                          len(payload))
                 by_id = {item.get("id"): item for item in body if isinstance(item, dict)}
                 worst: Failure | None = None
                 for i, rid in list(pending.items()):
@@ -265,6 +284,19 @@ class ChainClient:
 
             try:
                 self._with_retries(what or f"{method} batch", attempt)
+            except Failure as failure:  # the batch is too large: halve it, send this part again
+                if failure.kind != "batch":
+                    raise
+                if len(pending) < len(part):
+                    raise ChainError(f"{what or method} at {self.redacted_url}: the endpoint "
+                                     f"answered part of a batch, then {failure}") from None
+                smaller = max(1, len(part) // 2)
+                if method == "eth_call":
+                    self._call_batch_size = smaller
+                else:
+                    self._batch_size = smaller
+                self.stats["batch halved"] += 1
+                offset = part[0]
             except CallReverted:
                 raise
             except RpcRejected:
@@ -276,6 +308,13 @@ class ChainClient:
                     continue
                 raise
         return results
+
+    @staticmethod
+    def _too_large(failure: Failure, size: int) -> Failure:
+        """``failure`` as kind ``batch`` when it says a batch of ``size`` > 1 is too large."""
+        if size > 1 and _BATCH_TOO_LARGE.search(failure.text):
+            failure.kind = "batch"
+        return failure
 
     def _call_one(self, method: str, params: Sequence[Any], what: str | None,
                   reverted_as_none: bool) -> Any:
