@@ -12,6 +12,8 @@ import heapq
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import TypeVar
 
+import numpy as np
+
 from aimg_pipeline.lib.integers import is_int
 
 K = TypeVar("K", bound=Hashable)
@@ -32,11 +34,12 @@ def apportion(
     zero total weight: an empty pool is the caller's decision (it goes to the treasury),
     never something to paper over here.
 
-    Cost: one divmod per key plus a selection of the leftover remainders (``heapq.nlargest``
-    when the leftover is small, else one sort of the remainder values); only keys tied at
-    the cut-off remainder are sorted by key. Measured: ~1.7 s for 1,000,000 keys with a
-    2**128 - 1 total and ~2**100-2**150 weights (≈0.45 s divmod, ≈0.45 s remainder sort,
-    ≈0.45 s building the result dict); see test_one_million_keys_is_fast.
+    Cost: one product, floor division and remainder per key (Python ints in numpy object
+    arrays, looped in C) plus a selection of the leftover remainders: ``heapq.nlargest``
+    when the leftover is small, else a float partition of ``rem / W`` that only locates the
+    cut-off, the keys at it compared as ints; only keys tied at the cut-off remainder are
+    sorted by key. Measured: 0.78 s for 1,480,000 weights below 2**78 (1.78 s with a divmod
+    per key and a sort of the remainders); see test_one_million_keys_is_fast.
     """
     if not is_int(total):
         raise ValueError(f"total must be an int, got {type(total).__name__}: {total!r}")
@@ -106,23 +109,39 @@ def _largest_remainder(
     Ties at the cut-off remainder are broken by ``tie_key(index)`` ascending, or by index
     when ``tie_key`` is None.
     """
-    qr = [divmod(total * w, W) for w in ws]
-    parts = [q for q, _ in qr]
+    # numpy object arrays: the same Python-int arithmetic, looped in C
+    products = np.array(ws, dtype=object) * total
+    quotients = products // W
+    parts: list[int] = quotients.tolist()
     leftover = total - sum(parts)
     if leftover:
-        rems = [r for _, r in qr]
-        # sum(rems) == leftover * W and every rem < W, so more than `leftover` keys have a
-        # positive remainder: the cut-off is > 0 and weight-0 keys can never be chosen.
-        if leftover * 8 < len(rems):
-            cutoff = heapq.nlargest(leftover, rems)[-1]
-        else:
-            cutoff = sorted(rems, reverse=True)[leftover - 1]
-        above = [i for i, r in enumerate(rems) if r > cutoff]
-        tied = [i for i, r in enumerate(rems) if r == cutoff]
-        if tie_key is not None:
-            tied.sort(key=tie_key)
-        for i in above:
-            parts[i] += 1
-        for i in tied[: leftover - len(above)]:
+        rems: list[int] = (products - quotients * W).tolist()
+        for i in _largest(rems, leftover, W, tie_key):
             parts[i] += 1
     return parts
+
+
+def _largest(rems: list[int], count: int, W: int,
+             tie_key: Callable[[int], object] | None) -> list[int]:
+    """The positions of the ``count`` largest remainders, ties by ``tie_key`` (or position).
+
+    sum(rems) == count * W and every rem < W, so more than ``count`` positions have a
+    positive remainder: the cut-off is > 0 and weight-0 keys can never be chosen.
+    """
+    def order(i: int) -> tuple[int, object]:
+        return (-rems[i], i if tie_key is None else tie_key(i))
+
+    if count * 8 < len(rems):
+        cutoff = heapq.nlargest(count, rems)[-1]
+        above = [i for i, r in enumerate(rems) if r > cutoff]
+        tied = sorted((i for i, r in enumerate(rems) if r == cutoff), key=order)
+        return above + tied[: count - len(above)]
+    # Many winners: locate the cut-off with floats, decide exactly with ints. r / W is
+    # correctly rounded, hence non-decreasing in r: a remainder whose ratio is above the
+    # count-th largest ratio is above the cut-off remainder, one below it is below; only
+    # those whose ratio equals it (usually a handful) are compared as ints.
+    ratios = np.fromiter((r / W for r in rems), np.float64, len(rems))
+    threshold = np.partition(ratios, len(rems) - count)[len(rems) - count]
+    above = np.flatnonzero(ratios > threshold).tolist()
+    band = sorted(np.flatnonzero(ratios == threshold).tolist(), key=order)
+    return above + band[: count - len(above)]
