@@ -219,3 +219,50 @@ def test_screenshot_of_the_last_epoch_report(demo: dict[str, Any], tmp_path: Pat
     assert png.stat().st_size > 100_000  # plots, not a blank page
     SHOTS.mkdir(exist_ok=True)  # kept for a person to look at
     shutil.copy(png, SHOTS / f"epoch-{demo['epochs'][-1]:05d}.png")
+
+
+def test_report_shows_the_distribution_steps_verification(demo: dict[str, Any],
+                                                         tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """The report does not verify a second time: it shows the result the distribution step
+    saved for that Merkle root, and verifies itself only when there is none for that root."""
+    import json
+
+    import aimg_pipeline.report.figures as figures
+
+    for epoch in demo["epochs"]:
+        saved = json.loads(figures.verification_path(demo["home"], epoch).read_text())
+        manifest = json.loads((demo["home"] / "published" / f"epoch-{epoch:05d}" /
+                               "manifest.json").read_text())
+        assert saved["merkle_root"] == manifest["merkle_root"]
+        assert saved["accounts"] == manifest["accounts"]
+        assert saved["checked_previous"] == (epoch > 0)
+        assert "verified by the distribution step" in report_path(demo["home"], epoch).read_text()
+
+    home = tmp_path / "home"
+    shutil.copytree(demo["home"] / "published", home / "published")
+    shutil.copytree(demo["home"] / "reports", home / "reports")
+    calls: list[Path] = []
+    real = figures.verify
+    monkeypatch.setattr(figures, "verify", lambda folder: calls.append(folder) or real(folder))
+    page = write_report(home, 2, demo["config"]).read_text()
+    assert calls == [] and "verified by the distribution step" in page
+    stale = figures.verification_path(home, 2)
+    stale.write_text(json.dumps({**json.loads(stale.read_text()), "merkle_root": "0x" + "00" * 32}))
+    page = write_report(home, 2, demo["config"]).read_text()
+    assert len(calls) == 1 and "verified now" in page
+
+
+def test_claim_amounts_match_the_claims_file(demo: dict[str, Any]) -> None:
+    """The scan that replaces parsing claims.json finds exactly what json.loads finds."""
+    import json
+
+    from aimg_pipeline.report.figures import claim_amounts
+
+    root = demo["home"] / "published"
+    last = demo["epochs"][-1]
+    claims = json.loads((root / f"epoch-{last:05d}" / "claims.json").read_text())["claims"]
+    accounts = sorted(claims)[::7] + ["0x" + "Ab" * 20]  # the last one has no claim
+    assert claim_amounts(root, last, accounts) == {
+        a: int(claims[a]["amount"]) for a in accounts if a in claims}
+    assert len(claim_amounts(root, last, list(claims))) == len(claims)

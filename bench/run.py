@@ -80,8 +80,8 @@ def _arguments() -> argparse.Namespace:
                         help="logs decoded one by one with process_log (BENCH_SAMPLE)")
     parser.add_argument("--oz-sizes", default=os.environ.get("BENCH_OZ_SIZES", "100000,0"),
                         help="claims given to OpenZeppelin, 0 = all (BENCH_OZ_SIZES)")
-    parser.add_argument("--oz-cap", default=os.environ.get("BENCH_OZ_CAP", "600"),
-                        help="seconds per OpenZeppelin run (BENCH_OZ_CAP)")
+    parser.add_argument("--oz-cap", default=os.environ.get("BENCH_OZ_CAP", "1800"),
+                        help="seconds per OpenZeppelin run, a safety cap (BENCH_OZ_CAP)")
     parser.add_argument("--no-compare", action="store_true",
                         help="skip the process_log and OpenZeppelin comparisons")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results.json",
@@ -185,10 +185,15 @@ def checks(results: dict[str, Any]) -> list[dict[str, Any]]:
                      "ok": None})
         for oz in m["oz"]:
             if "total_s" in oz:
-                rows.append({"figure": f"  OZ {oz['n']:,} claims: {oz['total_s']:.1f} s vs "
-                             f"ours {oz['ours_total_s']:.1f} s (same root: {oz['same_root']})",
+                rows.append({"figure": f"  OZ {oz['n']:,} claims, like for like (of + "
+                             f"core.getProof): {oz['total_s']:.1f} s vs ours cold "
+                             f"{oz['ours_total_s']:.1f} s (same root: {oz['same_root']})",
                              "value": f"{oz['ratio']:.1f}x faster", "target": "> 1x",
                              "ok": oz["ratio"] > 1 and oz["same_root"]})
+                rows.append({"figure": f"  OZ {oz['n']:,} claims, checked getProof: "
+                             f"{oz['checked_total_s']:.1f} s (same proofs: "
+                             f"{oz['same_proofs']})", "value": f"{oz['checked_ratio']:.1f}x",
+                             "target": "", "ok": None})
             elif "timeout_s" in oz:  # OZ stopped at the cap: slower than ours by at least
                 rows.append({"figure": f"  OZ {oz['n']:,} claims: stopped after "
                              f"{oz['timeout_s']:.0f} s vs ours {oz['ours_total_s']:.1f} s",

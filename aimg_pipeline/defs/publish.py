@@ -12,6 +12,7 @@ from aimg_pipeline.defs.resources import AimgSettings, ChainResource
 from aimg_pipeline.defs.rewards import aimg_text
 from aimg_pipeline.defs.tables import column_schema
 from aimg_pipeline.publish.release import publish_epoch
+from aimg_pipeline.report.figures import save_verification
 from aimg_pipeline.report.page import write_report
 from aimg_pipeline.serve import report_link
 from aimg_pipeline.verify import VerifyError, verify
@@ -69,6 +70,8 @@ def distribution(
             except VerifyError as exc:
                 failures[epoch] = str(exc)
                 context.log.error(f"epoch {epoch}: {exc}")
+        if epoch not in failures:  # the report shows this result instead of verifying again
+            save_verification(settings.home_path, epoch, report)
     metadata = {
         "epoch": epochs[-1],
         "status": result.status,

@@ -28,6 +28,7 @@ from aimg_pipeline.report.figures import (
     TREND_EPOCHS,
     ReportError,
     aimg,
+    claim_amounts,
     fraction_text,
     gini,
     load_epoch,
@@ -165,16 +166,18 @@ def render(root: Path, epoch: int, config: Config | None = None,
     root = Path(root)
     home = root.parent if home is None else Path(home)
     data = load_epoch(root, epoch)
-    previous = load_epoch(root, epoch - 1) if epoch > 0 else None
+    # each earlier epoch's allocations.csv is read once (amounts per account only)
+    history = [load_epoch(root, e, keep_rows=False)
+               for e in range(max(0, epoch - TREND_EPOCHS + 1), epoch)]
+    previous = history[-1] if history else None
+    history.append(data)
     names = names_of(config)
     m = data.manifest
     emissions = [int(manifest_of(root, e)["emission"]) for e in range(epoch + 1)]
-    history = [load_epoch(root, e) for e in range(max(0, epoch - TREND_EPOCHS + 1), epoch)]
-    history.append(data)
 
     recipients = data.recipients
     g = gini(list(recipients.values()))
-    checks = run_checks(root, data, config)
+    checks = run_checks(root, data, config, home)
     failed = sum(1 for _, status, _ in checks if status == "FAIL")
 
     by_agent: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
@@ -231,13 +234,15 @@ def render(root: Path, epoch: int, config: Config | None = None,
 
     total_received = sum(recipients.values())
     top = sorted(recipients.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_N]
+    claims = claim_amounts(root, epoch, [account for account, _ in top])
+    claims_before = claim_amounts(root, epoch - 1, [a for a, _ in top]) if previous else {}
     top_rows = []
     for rank, (account, amount) in enumerate(top, start=1):
         label = names.get(account.lower(), (None,))[0]
         who = f"<span class='mono'>{html.escape(account)}</span>" + (
             f" <small>({html.escape(label)})</small>" if label else "")
-        cumulative = data.claims.get(account, 0)
-        before = previous.claims.get(account, 0) if previous else 0
+        cumulative = claims.get(account, 0)
+        before = claims_before.get(account, 0)
         top_rows.append([str(rank), who, html.escape(", ".join(sorted(channels_of[account]))),
                          aimg(amount), percent(amount, total_received), aimg(cumulative),
                          signed(cumulative - before)])
@@ -260,8 +265,8 @@ def render(root: Path, epoch: int, config: Config | None = None,
             row("recipients", f"{len(prev_recipients):,}", f"{len(recipients):,}",
                 f"{len(recipients) - len(prev_recipients):+,} ({len(new):,} new, "
                 f"{len(gone):,} gone)"),
-            row("accounts with a claim", f"{len(previous.claims):,}", f"{len(data.claims):,}",
-                f"{len(data.claims) - len(previous.claims):+,}"),
+            row("accounts with a claim", f"{previous.accounts:,}", f"{data.accounts:,}",
+                f"{data.accounts - previous.accounts:+,}"),
             row("Gini", fraction_text(g_before), fraction_text(g),
                 f"{'+' if g >= g_before else '-'}{fraction_text(abs(g - g_before))}"),
             row("top-10 share", percent(top10_before, sum(prev_recipients.values())),
