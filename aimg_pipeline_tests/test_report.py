@@ -266,3 +266,24 @@ def test_claim_amounts_match_the_claims_file(demo: dict[str, Any]) -> None:
     assert claim_amounts(root, last, accounts) == {
         a: int(claims[a]["amount"]) for a in accounts if a in claims}
     assert len(claim_amounts(root, last, list(claims))) == len(claims)
+
+
+def test_at_protocol_scale_the_vault_chart_shows_the_largest_vaults() -> None:
+    """334 vaults (the bench's) make an unreadable chart that takes seconds to draw: the
+    chart keeps the $AIMG vault and the agent vaults with the largest emissions, 8 in all."""
+    from aimg_pipeline.report.yields import MAX_VAULT_CHARTS, YieldHistory, charted_vaults
+
+    def vault(i: int, emissions: int, agent: str | None) -> dict[str, Any]:
+        return _yield_row("vault_yield", epoch=3, vault=f"0x{i:040x}", agent=agent,
+                          vault_name=agent or "aimg", emissions=emissions,
+                          emission_apr=0.01 * i)
+
+    rows = [vault(0, 5, None)] + [vault(i, (i * 7) % 11 * 10**18 + i, f"agent{i:02d}")
+                                  for i in range(1, 12)]
+    charted = charted_vaults(YieldHistory(epoch=3, vaults={3: rows}))
+    # emissions (i * 7 % 11) * 10^18 + i: i = 8 -> 1, 5 -> 2, 2 -> 3, 10 -> 4, 7 -> 5,
+    # 4 -> 6, 1 -> 7, 9 -> 8, 6 -> 9, 3 -> 10, 11 -> 0 (x 10^18); the 7 largest after aimg
+    assert MAX_VAULT_CHARTS == 8
+    assert [s.name for s in charted] == ["aimg vault"] + [
+        f"agent{i:02d} vault" for i in (3, 6, 9, 1, 4, 7, 10)]
+    assert charted[1].emission_apr == [0.03]

@@ -14,7 +14,8 @@ It serves, from ``DIR`` (``bench.generate``'s output):
   credit), and ``Transfer(0, 0, v)`` (V2's locked MINIMUM_LIQUIDITY) credits the zero
   address; ``token0()`` / ``token1()`` of the pairs (``pairs.json``); a vault's ERC-4626
   ``totalAssets()`` = its share supply (one asset per share);
-* ``GET /stats``: HTTP requests and JSON-RPC items by method, as JSON.
+* ``GET /stats``: HTTP requests (in all, and by the method of a batch's first item) and
+  JSON-RPC items by method, as JSON.
 
 JSON-RPC batches are answered item by item, in order; an item for anything else answers
 ``-32601`` (method not found) or, for an unknown call, reverts (code 3).
@@ -163,8 +164,10 @@ def serve(data: Path, port_file: Path) -> None:
 
         def do_POST(self) -> None:  # noqa: N802
             request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            first = request[0] if isinstance(request, list) and request else request
             with lock:
                 stats["http requests"] += 1
+                stats[f"http {first.get('method') if isinstance(first, dict) else None}"] += 1
             self._send([answer(r) for r in request] if isinstance(request, list)
                        else answer(request))
 

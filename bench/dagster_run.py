@@ -130,8 +130,8 @@ def run(data: Path, home: Path) -> dict[str, Any]:
             after = _stats(url)
             timed["rpc_requests"] = after.get("http requests", 0) - before.get(
                 "http requests", 0)
-            timed["rpc_items"] = {k: after[k] - before.get(k, 0) for k in after
-                                  if k.startswith("item ") and after[k] != before.get(k, 0)}
+            timed["rpc_by_method"] = {k: after[k] - before.get(k, 0) for k in after
+                                      if k != "http requests" and after[k] != before.get(k, 0)}
             timed.update(_steps(home / "dagster"))
             print(f"    {timed['seconds']:.1f} s, peak {timed['peak_rss_bytes'] / 2**30:.2f} GiB"
                   f", {timed['rpc_requests']} JSON-RPC requests, {timed['status']}", flush=True)

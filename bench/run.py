@@ -8,11 +8,16 @@ measured epoch's logs; 0 = none), ``BENCH_DIR`` (generated data and warehouses; 
 ``$AIMG_HOME/bench`` or ``/tmp/aimg-bench``; never inside git), ``BENCH_SEED`` (7),
 ``BENCH_SAMPLE`` (process_log sample, 20000), ``BENCH_OZ_SIZES`` (claims given to
 OpenZeppelin: ``100000,0``, 0 = all), ``BENCH_OZ_CAP`` (seconds per OZ run, 600).
-``--no-compare`` skips the process_log and OpenZeppelin comparisons.
+``--no-compare`` skips the process_log and OpenZeppelin comparisons, ``--no-dagster`` the
+Dagster run.
 
 Per size, in fresh processes: generate the files (cached by size and seed), run epoch 0
 (the history that opens the measured epoch's balances and claims), then epoch 1, the
-measured one (``bench/epoch.py``), then the comparisons on epoch 1's logs and claims.
+measured one, through the stage functions (``bench/epoch.py``: a table per stage); then
+the same two epochs the way users run them, ``aimg materialize`` through Dagster with every
+check, the yield assets and the report, against a loopback JSON-RPC node serving the
+generated chain (``bench/dagster_run.py``, ``bench/chain_server.py``); then the comparisons
+on epoch 1's logs and claims.
 """
 
 from __future__ import annotations
@@ -82,6 +87,8 @@ def _arguments() -> argparse.Namespace:
                         help="claims given to OpenZeppelin, 0 = all (BENCH_OZ_SIZES)")
     parser.add_argument("--oz-cap", default=os.environ.get("BENCH_OZ_CAP", "1800"),
                         help="seconds per OpenZeppelin run, a safety cap (BENCH_OZ_CAP)")
+    parser.add_argument("--no-dagster", action="store_true",
+                        help="skip the Dagster run (aimg materialize against the loopback node)")
     parser.add_argument("--no-compare", action="store_true",
                         help="skip the process_log and OpenZeppelin comparisons")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results.json",
@@ -121,6 +128,20 @@ def main() -> None:
                  "epoch": measured, "load_before": load_before, "load_after": _load()}
         print(f"   load average before / after the measured epoch: {load_before} / "
               f"{entry['load_after']}", flush=True)
+        if not args.no_dagster:
+            print(f"== {logs:,} logs through Dagster (aimg materialize, loopback node)",
+                  flush=True)
+            dagster_home = base / data.name.replace("data-", "dagster-", 1)
+            shutil.rmtree(dagster_home, ignore_errors=True)
+            run = _python("bench.dagster_run", "--data", str(data), "--home",
+                          str(dagster_home), out=base / f"{dagster_home.name}.json")
+            measured_run = run["epoch"]
+            entry.update(dagster=run, dagster_run_seconds=measured_run["seconds"],
+                         dagster_peak_rss_bytes=measured_run["peak_rss_bytes"],
+                         rpc_requests=measured_run["rpc_requests"],
+                         rpc_eth_call_requests=measured_run["rpc_by_method"].get(
+                             "http eth_call", 0))
+            shutil.rmtree(dagster_home / "warehouse" / "raw_logs", ignore_errors=True)
         if logs == max(sizes) and not args.no_compare:
             print("== web3.py process_log on a sample of the same logs", flush=True)
             entry["process_log"] = _python(
@@ -131,11 +152,27 @@ def main() -> None:
                 "bench.compare", "merkle", "--home", str(work), "--epoch", "1",
                 "--oz-sizes", args.oz_sizes, "--oz-cap", args.oz_cap,
                 out=work / "merkle.json")
+        entry["ratios"] = _ratios(entry)
         results["sizes"].append(entry)
         shutil.rmtree(work / "warehouse" / "raw_logs", ignore_errors=True)  # the big one
     results["checks"] = checks(results)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
     print_table(results, args.out)
+
+
+def _ratios(entry: dict[str, Any]) -> dict[str, float]:
+    """The comparisons of one size as ratios (how many times faster ours is)."""
+    out: dict[str, float] = {}
+    if "process_log" in entry:
+        per_log = entry["process_log"]["seconds_per_log"]
+        epoch = entry["epoch"]
+        out["decode_vs_process_log"] = round(
+            per_log * epoch["facts"]["raw_logs"] / epoch["stages"]["decode"]["seconds"], 1)
+    for oz in entry.get("merkle", {}).get("oz", []):
+        if "ratio" in oz:
+            out[f"merkle_oz_like_for_like_{oz['n']}"] = oz["ratio"]
+            out[f"merkle_oz_checked_{oz['n']}"] = oz["checked_ratio"]
+    return out
 
 
 def checks(results: dict[str, Any]) -> list[dict[str, Any]]:
@@ -204,6 +241,24 @@ def checks(results: dict[str, Any]) -> list[dict[str, Any]]:
                              "target": "> 1x", "ok": None})
         if "oz_note" in m:
             rows.append({"figure": "  OZ", "value": m["oz_note"], "target": "", "ok": None})
+    if "dagster" in big:
+        run = big["dagster"]["epoch"]
+        rows.append({"figure": f"Dagster run (aimg materialize, every asset and check, yield, "
+                     f"report), {big['logs']:,} logs", "value": f"{run['seconds']:.1f} s",
+                     "target": "< 120 s", "ok": run["seconds"] < 120})
+        rows.append({"figure": "  peak RSS of its process tree",
+                     "value": f"{run['peak_rss_bytes'] / 2**30:.2f} GiB",
+                     "target": "< 4 GiB", "ok": run["peak_rss_bytes"] < 4 * 2**30})
+        rows.append({"figure": f"  JSON-RPC requests (all: {run['rpc_requests']:,}; eth_call "
+                     f"items: {run['rpc_by_method'].get('item eth_call', 0):,})",
+                     "value": f"{big['rpc_eth_call_requests']:,} eth_call requests",
+                     "target": "<= 2,000", "ok": big["rpc_eth_call_requests"] <= 2000})
+    if len(sizes) > 1 and "dagster" in big and "dagster" in small:
+        growth = big["dagster_run_seconds"] / small["dagster_run_seconds"]
+        factor = big["logs"] / small["logs"]
+        rows.append({"figure": f"Dagster run growth {small['logs']:,} -> {big['logs']:,} logs",
+                     "value": f"x{growth:.1f} time", "target": f"<= x{factor:.0f}",
+                     "ok": growth <= factor})
     if len(sizes) > 1:
         growth = epoch["seconds"] / small["epoch"]["seconds"]
         factor = big["logs"] / small["logs"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import io
+from collections import defaultdict
 from fractions import Fraction
 from typing import Any
 
@@ -101,8 +102,20 @@ def plot_channels(data: EpochData, previous: EpochData | None) -> str:
     return _png(fig)
 
 
+MAX_AGENT_BARS = 20  # agents drawn as bars; the rest are one "other agents" bar
+
+
 def plot_agents(by_agent: dict[str, dict[str, int]]) -> str:
     agents = sorted(by_agent, key=lambda a: -sum(by_agent[a].values()))
+    if len(agents) > MAX_AGENT_BARS:  # hundreds of bars: unreadable, and seconds to draw
+        rest = agents[MAX_AGENT_BARS - 1:]
+        other: dict[str, int] = defaultdict(int)
+        for agent in rest:
+            for channel, amount in by_agent[agent].items():
+                other[channel] += amount
+        label = f"other {len(rest)} agents"
+        by_agent = {**{a: by_agent[a] for a in agents[:MAX_AGENT_BARS - 1]}, label: other}
+        agents = [*agents[:MAX_AGENT_BARS - 1], label]
     fig = _figure(11, 0.5 * len(agents) + 1.4)
     ax = fig.add_subplot()
     left = [0.0] * len(agents)

@@ -42,6 +42,7 @@ from aimg_pipeline.report.figures import (
 )
 from aimg_pipeline.report.yields import (
     MAX_POOL_CHARTS,
+    MAX_VAULT_CHARTS,
     apr_text,
     charted_pools,
     charted_vaults,
@@ -154,6 +155,10 @@ def _yield_section(home: Path, epoch: int, config: Config | None) -> str:
                       for r in history.current_vaults]
         parts.append(_table(["vault", "asset", "staked (AIMG)", "emissions (AIMG)",
                              "emission APR", "note"], vault_rows, 2, 5))
+        if len(history.current_vaults) > MAX_VAULT_CHARTS:
+            parts.append(f"<p>Charted: the $AIMG vault and the largest agent vaults by "
+                         f"emissions, {MAX_VAULT_CHARTS} of {len(history.current_vaults)}."
+                         "</p>")
         parts.append(_img(plot_vault_apr(charted_vaults(history), history.epochs),
                           "vault emission APR"))
     return head + "".join(parts) + "</section>"
