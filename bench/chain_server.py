@@ -127,8 +127,6 @@ def serve(data: Path, port_file: Path) -> None:
 
     def answer(request: dict[str, Any]) -> dict[str, Any]:
         method, rid = request.get("method"), request.get("id")
-        with lock:
-            stats[f"item {method}"] += 1
         try:
             if method == "eth_chainId":
                 result: Any = "0x1"
@@ -164,10 +162,11 @@ def serve(data: Path, port_file: Path) -> None:
 
         def do_POST(self) -> None:  # noqa: N802
             request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            first = request[0] if isinstance(request, list) and request else request
+            items = request if isinstance(request, list) else [request]
             with lock:
                 stats["http requests"] += 1
-                stats[f"http {first.get('method') if isinstance(first, dict) else None}"] += 1
+                stats[f"http {items[0].get('method') if items else None}"] += 1
+                stats.update(f"item {item.get('method')}" for item in items)
             self._send([answer(r) for r in request] if isinstance(request, list)
                        else answer(request))
 

@@ -52,7 +52,6 @@ _WORD = 66  # '0x' + 64 hex digits
 _ACCOUNT = 42  # '0x' + 40 hex digits
 _ADDRESS_TOPIC_HEAD = "0x" + "0" * 24  # then the address's 40 hex digits
 _AMOUNT_HEAD = "0x" + "0" * 32  # then 32 hex digits: the amount is below 2^128
-_SMALL_AMOUNT_HEAD = "0x" + "0" * 48  # then 16 hex digits: below 2^64
 _ZERO_TOPIC = "0x" + "0" * 64
 _DICTIONARY = ["address", "topic0"]  # few distinct values: read, matched once per value
 
@@ -216,14 +215,21 @@ def _changes(table: pa.Table, rows: np.ndarray, token: pa.Array,
     keep = keep.reshape(2 * k)
     kept = np.ascontiguousarray(accounts.reshape(2 * k, _ACCOUNT)[keep])
 
-    # The amount as text, exactly: 64-bit amounts in Arrow, larger ones in Python integers.
+    # The amount as text, exactly: the receiver's +value and the sender's -value ('0' for
+    # zero, like the SQL) as 128-bit two's-complement limbs through Arrow's decimal128(38, 0)
+    # (no Python int per value: real amounts are mostly above 2^64); the rare amounts of
+    # 10^38 or more in Python integers.
+    high = hex_u64(data[1][:, _WORD - 32:_WORD - 16])
     low = hex_u64(data[1][:, _WORD - 16:])
-    large = ~pc.starts_with(data[0], _SMALL_AMOUNT_HEAD).to_numpy(zero_copy_only=False)
-    large |= low >= np.uint64(2**63)
-    signed = np.empty((k, 2), np.int64)
-    signed[:, 1] = low.astype(np.int64)  # exact where not `large`; those are replaced below
-    signed[:, 0] = -signed[:, 1]  # the sender loses the value ('0' for zero, like the SQL)
-    delta = pa.array(signed.reshape(2 * k)).cast(pa.string())
+    limbs = np.empty((k, 2, 2), np.uint64)  # (transfer, sender/receiver, low/high limb)
+    limbs[:, 1, 0], limbs[:, 1, 1] = low, high
+    limbs[:, 0, 0] = ~low + np.uint64(1)  # -value: invert and add one, carried into high
+    limbs[:, 0, 1] = ~high + (low == 0).astype(np.uint64)
+    limit_high, limit_low = divmod(10**38, 2**64)
+    large = (high > limit_high) | ((high == limit_high) & (low >= limit_low))
+    limbs[large] = 0
+    delta = pa.Array.from_buffers(pa.decimal128(38, 0), 2 * k,
+                                  [None, pa.py_buffer(limbs.tobytes())]).cast(pa.string())
     if large.any():
         texts = []
         for digits in data[0].filter(pa.array(large)).to_pylist():
