@@ -24,7 +24,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from aimg_pipeline.lib.policy import Config
+from aimg_pipeline.lib.policy import CHANNELS, Config
 from aimg_pipeline.publish.layout import MANIFEST, epoch_folder
 from aimg_pipeline.verify import VerifyError, verify
 
@@ -92,8 +92,24 @@ class EpochData:
 
     epoch: int
     manifest: dict[str, Any]
-    rows: list[dict[str, Any]]  # allocations.csv rows with int amount (empty unless asked)
     by_account: dict[str, int] = field(default_factory=dict)
+    # with detail: (channel, pool, reason) -> [amount, rows with amount > 0 'earned'], and
+    # per account the channels that paid it (bit i = CHANNELS[i]); no row is kept, so 2.3M
+    # allocation rows cost a few MB, not GB
+    groups: dict[tuple[str, str, str], list[int]] = field(default_factory=dict)
+    channel_bits: dict[str, int] = field(default_factory=dict)
+
+    def channels_of(self, account: str) -> list[str]:
+        bits = self.channel_bits.get(account, 0)
+        return [c for i, c in enumerate(CHANNELS) if bits >> i & 1]
+
+    @property
+    def allocated(self) -> int:
+        return sum(amount for amount, _ in self.groups.values())
+
+    @property
+    def unallocated(self) -> int:
+        return sum(a for (_, _, reason), (a, _) in self.groups.items() if reason == "unallocated")
 
     @property
     def folder_name(self) -> str:
@@ -117,22 +133,33 @@ class EpochData:
         return {a: v for a, v in self.by_account.items() if v > 0}
 
 
-def load_epoch(root: Path, epoch: int, keep_rows: bool = True) -> EpochData:
-    """Read one published epoch folder's manifest and, in one pass, its allocations (the
-    rows themselves only with ``keep_rows``; the amounts per account always)."""
+def load_epoch(root: Path, epoch: int, detail: bool = True) -> EpochData:
+    """Read one published epoch folder's manifest and, in one pass, its allocations: the
+    amounts per account, and with ``detail`` the sums per sub-pool and each account's
+    channels (``EpochData.groups``, ``channel_bits``)."""
     folder = epoch_folder(root, epoch)
     if not (folder / MANIFEST).is_file():
         raise ReportError(f"epoch {epoch} is not published ({folder} has no manifest)")
     manifest = json.loads((folder / MANIFEST).read_text())
-    rows = []
     by_account: dict[str, int] = defaultdict(int)
+    groups: dict[tuple[str, str, str], list[int]] = {}
+    bits: dict[str, int] = defaultdict(int)
+    channel_bit = {c: 1 << i for i, c in enumerate(CHANNELS)}
     with open(folder / "allocations.csv", newline="") as handle:
-        for row in csv.DictReader(handle):
-            row["amount"] = int(row["amount"])
-            if keep_rows:
-                rows.append(row)
-            by_account[row["account"]] += row["amount"]
-    return EpochData(epoch, manifest, rows, dict(by_account))
+        reader = csv.reader(handle)
+        column = {name: i for i, name in enumerate(next(reader))}
+        c_channel, c_pool, c_account = column["channel"], column["pool"], column["account"]
+        c_amount, c_reason = column["amount"], column["reason"]
+        for row in reader:
+            amount = int(row[c_amount])
+            by_account[row[c_account]] += amount
+            if detail:
+                group = groups.setdefault((row[c_channel], row[c_pool], row[c_reason]), [0, 0])
+                group[0] += amount
+                if amount:
+                    group[1] += row[c_reason] == "earned"
+                    bits[row[c_account]] |= channel_bit.get(row[c_channel], 0)
+    return EpochData(epoch, manifest, dict(by_account), groups, dict(bits))
 
 
 # one claim of claims.json as publish renders it: the account key, then its amount first
@@ -202,9 +229,9 @@ def short_address(address: str) -> str:
     return f"{address[:8]}…{address[-6:]}" if address.startswith("0x") else address
 
 
-def subpool_label(row: dict[str, Any], names: dict[str, tuple[str, str]]) -> tuple[str, str]:
-    """(sub-pool label, agent) of an allocation row."""
-    pool, channel = row["pool"], row["channel"]
+def subpool_label(channel: str, pool: str,
+                  names: dict[str, tuple[str, str]]) -> tuple[str, str]:
+    """(sub-pool label, agent) of the allocations of ``channel`` to sub-pool ``pool``."""
     if pool.lower() in names:
         return names[pool.lower()]
     if channel in ("governance", "subdao"):
@@ -228,7 +255,7 @@ def run_checks(root: Path, data: EpochData, config: Config | None,
                     f"totals {previous}; verified {when}"))
     except VerifyError as exc:
         out.append(("aimg verify", "FAIL", str(exc)))
-    allocated = sum(r["amount"] for r in data.rows)
+    allocated = data.allocated
     out.append(("conservation", "PASS" if allocated == data.emission else "FAIL",
                 f"allocations sum to {allocated} wei, emission {data.emission} wei"))
     if config is not None:
@@ -256,7 +283,7 @@ def run_checks(root: Path, data: EpochData, config: Config | None,
     quarantined = int(data.manifest.get("input_rows", {}).get("quarantine", 0))
     out.append(("quarantined logs", "WARN" if quarantined else "PASS",
                 f"{quarantined} logs kept out of the weights (see the quarantine table)"))
-    unallocated = sum(r["amount"] for r in data.rows if r["reason"] == "unallocated")
+    unallocated = data.unallocated
     out.append(("unallocated to treasury", "WARN" if unallocated else "PASS",
                 f"{aimg(unallocated)} AIMG of empty sub-pools went to the treasury"))
     if "republished" in data.manifest:

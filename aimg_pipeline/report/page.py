@@ -172,7 +172,7 @@ def render(root: Path, epoch: int, config: Config | None = None,
     home = root.parent if home is None else Path(home)
     data = load_epoch(root, epoch)
     # each earlier epoch's allocations.csv is read once (amounts per account only)
-    history = [load_epoch(root, e, keep_rows=False)
+    history = [load_epoch(root, e, detail=False)
                for e in range(max(0, epoch - TREND_EPOCHS + 1), epoch)]
     previous = history[-1] if history else None
     history.append(data)
@@ -187,18 +187,14 @@ def render(root: Path, epoch: int, config: Config | None = None,
 
     by_agent: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     subpools: dict[tuple[str, str, str], list[int]] = {}
-    channels_of: dict[str, set[str]] = defaultdict(set)
-    for row in data.rows:
-        label, agent = subpool_label(row, names)
-        if row["reason"] == "unallocated":
+    for (channel, pool, reason), (amount, earned) in data.groups.items():
+        label, agent = subpool_label(channel, pool, names)
+        if reason == "unallocated":
             agent = "treasury (unallocated)"
-        by_agent[agent][row["channel"]] += row["amount"]
-        key = (row["channel"], label, agent)
-        entry = subpools.setdefault(key, [0, 0])
-        entry[0] += row["amount"]
-        entry[1] += 1 if row["amount"] > 0 and row["reason"] == "earned" else 0
-        if row["amount"]:
-            channels_of[row["account"]].add(row["channel"])
+        by_agent[agent][channel] += amount
+        entry = subpools.setdefault((channel, label, agent), [0, 0])
+        entry[0] += amount
+        entry[1] += earned
 
     cards = [
         ("emission this epoch", f"{aimg(data.emission, 0)} AIMG"),
@@ -248,7 +244,7 @@ def render(root: Path, epoch: int, config: Config | None = None,
             f" <small>({html.escape(label)})</small>" if label else "")
         cumulative = claims.get(account, 0)
         before = claims_before.get(account, 0)
-        top_rows.append([str(rank), who, html.escape(", ".join(sorted(channels_of[account]))),
+        top_rows.append([str(rank), who, html.escape(", ".join(sorted(data.channels_of(account)))),
                          aimg(amount), percent(amount, total_received), aimg(cumulative),
                          signed(cumulative - before)])
 
