@@ -11,7 +11,7 @@ from fractions import Fraction
 from typing import Any
 
 from aimg_pipeline.lib.policy import CHANNELS
-from aimg_pipeline.report.figures import WEI, EpochData, gini
+from aimg_pipeline.report.figures import WEI, EpochData
 from aimg_pipeline.report.yields import PoolSeries, VaultSeries
 
 TOP_N = 15
@@ -174,7 +174,7 @@ def plot_trends(history: list[EpochData]) -> str:
     count.set_xlabel("epoch")
     count.set_xticks(epochs)
     _style(count)
-    ineq.plot(epochs, [float(gini(list(d.recipients.values()))) for d in history], marker="o",
+    ineq.plot(epochs, [float(d.gini) for d in history], marker="o",
               color="#C44E52")
     ineq.set_title("Gini per epoch")
     ineq.set_xlabel("epoch")

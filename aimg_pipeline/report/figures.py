@@ -12,15 +12,14 @@ none for this root.
 
 from __future__ import annotations
 
-import csv
 import json
 import mmap
 import os
 import re
-from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from fractions import Fraction
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -128,38 +127,56 @@ class EpochData:
     def by_channel(self) -> dict[str, int]:
         return {c: int(a) for c, a in self.manifest["totals_by_channel"].items()}
 
-    @property
+    @cached_property
     def recipients(self) -> dict[str, int]:
         return {a: v for a, v in self.by_account.items() if v > 0}
+
+    @cached_property
+    def gini(self) -> Fraction:
+        """The exact Gini coefficient of this epoch's amounts per recipient."""
+        return gini(list(self.recipients.values()))
+
+
+# One pass over an epoch's allocations.csv (DuckDB reads it, every column as text): the
+# amount per account, per (channel, pool, reason) with the rows paying an 'earned' amount,
+# and each account's channels. Amounts are summed as HUGEINT: exact, since a row's amount
+# and an account's total within one epoch never exceed the epoch's emission (< 2^127).
+_ALLOCATIONS = """
+CREATE TEMP TABLE rows AS
+    SELECT channel, pool, account, reason, amount::HUGEINT AS amount
+    FROM read_csv($path, header = true, all_varchar = true);
+"""
+_BY_ACCOUNT = "SELECT account, sum(amount)::VARCHAR FROM rows GROUP BY account"
+_GROUPS = """SELECT channel, pool, reason, sum(amount)::VARCHAR,
+    count(*) FILTER (WHERE amount > 0 AND reason = 'earned')
+FROM rows GROUP BY ALL ORDER BY ALL"""
+_CHANNELS = "SELECT account, list(DISTINCT channel) FROM rows WHERE amount > 0 GROUP BY account"
 
 
 def load_epoch(root: Path, epoch: int, detail: bool = True) -> EpochData:
     """Read one published epoch folder's manifest and, in one pass, its allocations: the
     amounts per account, and with ``detail`` the sums per sub-pool and each account's
     channels (``EpochData.groups``, ``channel_bits``)."""
+    import duckdb
+
     folder = epoch_folder(root, epoch)
     if not (folder / MANIFEST).is_file():
         raise ReportError(f"epoch {epoch} is not published ({folder} has no manifest)")
     manifest = json.loads((folder / MANIFEST).read_text())
-    by_account: dict[str, int] = defaultdict(int)
-    groups: dict[tuple[str, str, str], list[int]] = {}
-    bits: dict[str, int] = defaultdict(int)
-    channel_bit = {c: 1 << i for i, c in enumerate(CHANNELS)}
-    with open(folder / "allocations.csv", newline="") as handle:
-        reader = csv.reader(handle)
-        column = {name: i for i, name in enumerate(next(reader))}
-        c_channel, c_pool, c_account = column["channel"], column["pool"], column["account"]
-        c_amount, c_reason = column["amount"], column["reason"]
-        for row in reader:
-            amount = int(row[c_amount])
-            by_account[row[c_account]] += amount
-            if detail:
-                group = groups.setdefault((row[c_channel], row[c_pool], row[c_reason]), [0, 0])
-                group[0] += amount
-                if amount:
-                    group[1] += row[c_reason] == "earned"
-                    bits[row[c_account]] |= channel_bit.get(row[c_channel], 0)
-    return EpochData(epoch, manifest, dict(by_account), groups, dict(bits))
+    con = duckdb.connect()
+    try:
+        con.execute(_ALLOCATIONS, {"path": str(folder / "allocations.csv")})
+        by_account = {a: int(v) for a, v in con.execute(_BY_ACCOUNT).fetchall()}
+        groups: dict[tuple[str, str, str], list[int]] = {}
+        bits: dict[str, int] = {}
+        if detail:
+            groups = {(c, p, r): [int(v), n] for c, p, r, v, n in con.execute(_GROUPS).fetchall()}
+            channel_bit = {c: 1 << i for i, c in enumerate(CHANNELS)}
+            bits = {a: sum(channel_bit.get(c, 0) for c in channels)
+                    for a, channels in con.execute(_CHANNELS).fetchall()}
+    finally:
+        con.close()
+    return EpochData(epoch, manifest, by_account, groups, bits)
 
 
 # one claim of claims.json as publish renders it: the account key, then its amount first

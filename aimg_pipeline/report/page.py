@@ -30,7 +30,6 @@ from aimg_pipeline.report.figures import (
     aimg,
     claim_amounts,
     fraction_text,
-    gini,
     load_epoch,
     manifest_of,
     names_of,
@@ -181,7 +180,7 @@ def render(root: Path, epoch: int, config: Config | None = None,
     emissions = [int(manifest_of(root, e)["emission"]) for e in range(epoch + 1)]
 
     recipients = data.recipients
-    g = gini(list(recipients.values()))
+    g = data.gini
     checks = run_checks(root, data, config, home)
     failed = sum(1 for _, status, _ in checks if status == "FAIL")
 
@@ -230,7 +229,8 @@ def render(root: Path, epoch: int, config: Config | None = None,
          aimg(amount), percent(amount, data.emission)]
         for (channel, label, agent), (amount, count) in sorted(
             subpools.items(), key=lambda kv: (CHANNELS.index(kv[0][0])
-                                              if kv[0][0] in CHANNELS else 99, -kv[1][0]))
+                                              if kv[0][0] in CHANNELS else 99, -kv[1][0],
+                                              kv[0][1]))
     ]
 
     total_received = sum(recipients.values())
@@ -255,7 +255,7 @@ def render(root: Path, epoch: int, config: Config | None = None,
         gone = set(prev_recipients) - set(recipients)
         top10_now = sum(sorted(recipients.values(), reverse=True)[:10])
         top10_before = sum(sorted(prev_recipients.values(), reverse=True)[:10])
-        g_before = gini(list(prev_recipients.values()))
+        g_before = previous.gini
 
         def row(name: str, before: str, now: str, change: str) -> list[str]:
             return [html.escape(name), before, now, change]
