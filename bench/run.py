@@ -7,7 +7,7 @@ trades, one ``Sync`` + one ``Swap`` each, per Transfer: 0.35, so pool events are
 measured epoch's logs; 0 = none), ``BENCH_DIR`` (generated data and warehouses; default
 ``$AIMG_HOME/bench`` or ``/tmp/aimg-bench``; never inside git), ``BENCH_SEED`` (7),
 ``BENCH_SAMPLE`` (process_log sample, 20000), ``BENCH_OZ_SIZES`` (claims given to
-OpenZeppelin: ``100000,0``, 0 = all), ``BENCH_OZ_CAP`` (seconds per OZ run, 600).
+OpenZeppelin: ``100000,0``, 0 = all), ``BENCH_OZ_CAP`` (seconds per OZ run, 1800).
 ``--no-compare`` skips the process_log and OpenZeppelin comparisons, ``--no-dagster`` the
 Dagster run.
 
