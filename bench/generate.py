@@ -22,9 +22,13 @@ blocks:
   an existing holding, 55 % transfers between two holders of the same token, 15 % burns),
   plus ``N / 200`` ``VoteCast`` and ``N / 2000`` ``ContributionAccepted`` logs.
 
-Balances never go negative by construction: an opening mint is at least 2**78 wei, every
-outgoing amount is below 2**60, and the generator checks that no holding sends more than
-2**18 times (it sends about 3 times on average).
+Transfer amounts (version 3) spread as real ones do: each position token has a scale of
+0-5 bytes (its own stream), and an epoch-1 amount is a mantissa with a log-uniform bit
+length of 40-60 bits shifted by its token's scale, so amounts lie between 2**40 and 2**100
+(about 60 % above 2**64); an opening mint is 2**71-2**72 shifted by the same scale, at most
+2**112. Balances never go negative by construction: every opening mint is at least 2**11
+times the largest outgoing amount of its token, and the generator checks that no holding
+sends more than 2**11 times (it sends about 3 times on average).
 
 Pools (the 666 pairs, Uniswap V2): each pairs its agent's token with $AIMG, ``token0`` /
 ``token1`` = (agent token, $AIMG) for every agent's pool ``a`` and ($AIMG, agent token) for
@@ -63,7 +67,7 @@ import pyarrow.parquet as pq
 
 from aimg_pipeline.lib.events import TOPIC0
 
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 NETWORK = "bench"
 GENESIS = 1_767_225_600  # 2026-01-01T00:00:00Z
 EPOCH_SECONDS = 7 * 24 * 3600
@@ -77,6 +81,7 @@ TAIL_EMISSION = 1_000 * 10**18
 SHARE_MINT, SHARE_TRANSFER = 0.30, 0.55  # the rest are burns
 SWAPS_PER_TRANSFER = 0.35  # trades per measured-epoch Transfer (two pool logs each)
 PRICE_SIGMA = 0.01  # a pool's log price around its base, per trade (i.i.d.)
+TOKEN_SCALE_BYTES = 5  # a position token's Transfer amounts are shifted by 0-5 bytes
 MANTISSA_BITS = (54, 60)  # base reserve mantissas, log-uniform; times 2**(8 * 2..5)
 SCALE_BYTES = (2, 5)
 
@@ -136,6 +141,9 @@ class World:
         self.pool_scale = prng.integers(SCALE_BYTES[0], SCALE_BYTES[1] + 1, size=(pools, 2))
         self.pool_base = np.exp2(prng.uniform(*MANTISSA_BITS, size=(pools, 2)))  # float
         self.router = _addresses(prng, 2)  # Swap's sender / Mint's sender
+        # Transfer amounts: a byte scale per position token (version 3), its own stream
+        self.token_scale = np.random.default_rng([seed, 5]).integers(
+            0, TOKEN_SCALE_BYTES + 1, size=len(self.token_addr))
 
     def pair_tokens(self) -> dict[str, list[str]]:
         """Pool address -> [token0, token1] (what the pair's token0()/token1() answer)."""
@@ -430,7 +438,7 @@ def generate(logs: int, out: Path, seed: int = 7,
                 chunk.add(_TRANSFER, blocks(len(h)), world.token_addr[world.h_token[h]],
                              [_padded(np.broadcast_to(zero, (len(h), 20))),
                               _padded(world.account_addr[world.h_account[h]]), None],
-                             _u64_word(value, shift_bytes=2))
+                             _scaled_words(value, 1 + world.token_scale[world.h_token[h]]))
                 n_transfers = len(h)
                 n_votes, n_contrib = _share(max(votes // 10, 1), c, chunks), _share(
                     max(contributions // 10, 1), c, chunks)
@@ -448,9 +456,13 @@ def generate(logs: int, out: Path, seed: int = 7,
                 sender[mint] = 0
                 receiver[burn] = 0
                 np.add.at(sends, src[~mint], 1)
-                value = rng.integers(0, 1 << 60, size=n, dtype=np.uint64)
+                bits = rng.integers(40, 60, size=n, dtype=np.uint64)  # log-uniform lengths
+                value = (np.uint64(1) << bits) | (rng.integers(0, 1 << 62, size=n,
+                                                               dtype=np.uint64)
+                                                  & ((np.uint64(1) << bits) - np.uint64(1)))
                 chunk.add(_TRANSFER, blocks(n), world.token_addr[tok],
-                             [_padded(sender), _padded(receiver), None], _u64_word(value))
+                             [_padded(sender), _padded(receiver), None],
+                             _scaled_words(value, world.token_scale[tok]))
                 n_votes, n_contrib = _share(votes, c, chunks), _share(contributions, c, chunks)
             if n_votes:
                 agent = rng.integers(0, AGENTS, size=n_votes)
@@ -490,7 +502,7 @@ def generate(logs: int, out: Path, seed: int = 7,
             name = f"{NETWORK}__logs__{lo:08d}_to_{hi:08d}.parquet"
             pq.write_table(table, files / f".{name}.tmp", compression="zstd")
             (files / f".{name}.tmp").rename(files / name)
-    if sends.max() >= 1 << 18:
+    if sends.max() >= 1 << 11:
         raise AssertionError("a holding sends too often: balances could go negative")
     # blocks: every block of both epochs plus one past the end (so epoch 1 is final)
     last = EPOCHS * BLOCKS_PER_EPOCH
