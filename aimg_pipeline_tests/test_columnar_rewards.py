@@ -82,3 +82,45 @@ def test_fast_paths_equal_exact_fallbacks(
         for epoch in range(epochs):
             claims = write_claims(warehouse, epoch)
             assert dict(claims) == cumulative_claims(warehouse, epoch)
+
+
+def test_balance_seconds_beyond_hugeint_stay_on_the_fast_path(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A balance of 2^110 wei held for a week has balance-seconds 2^110 x 604,800 > 2^127:
+    only that row leaves HUGEINT. The fast path multiplies it out in Python ints (the limb
+    path is not taken) and the table equals the limb path's."""
+    dep = h.deployment(epoch_seconds=604_800)
+    history = h.History()
+    whale, minnow = h.addr(0xA1), h.addr(0xB2)
+    block = history.block(dep.genesis - 10)
+    history.transfer(block, h.AIMG_VAULT, ref.ZERO, whale, 2**110)
+    history.transfer(block, h.AIMG_VAULT, ref.ZERO, minnow, 5)
+    later = history.block(dep.genesis + 604_800 + 100)  # epoch 1: the minnow adds 7
+    history.transfer(later, h.AIMG_VAULT, ref.ZERO, minnow, 7)
+    history.block(dep.genesis + 2 * 604_800)
+    with tempfile.TemporaryDirectory() as tmp:
+        fast, general = Path(tmp) / "fast", Path(tmp) / "general"
+        with monkeypatch.context() as patch:
+            limbs = balances._snapshot_limbs
+
+            def no_limbs(con: object, epoch: int, *args: object) -> object:
+                # epoch 0 may take it (its timed sum, 2^110 x a week, leaves HUGEINT too)
+                assert epoch == 0, "the limb path was taken for epoch 1"
+                return limbs(con, epoch, *args)
+
+            patch.setattr(balances, "_snapshot_limbs", no_limbs)
+            h.run_stages(dep, history.logs, 2, fast)
+        with monkeypatch.context() as patch:
+            def no_hugeint(*args: object) -> None:
+                raise duckdb.OutOfRangeException("forced general path")
+
+            patch.setattr(balances, "_snapshot_hugeint", no_hugeint)
+            h.run_stages(dep, history.logs, 2, general)
+        got = pq.read_table(Warehouse(fast).path("position_snapshots", 1)).to_pylist()
+        want = pq.read_table(Warehouse(general).path("position_snapshots", 1)).to_pylist()
+        assert got == want
+        seconds = {r["account"]: int(r["balance_seconds"]) for r in got}
+        # by hand: the whale's 2^110 all week; the minnow's 5 all week plus 7 for the
+        # 604,800 - 100 seconds after its mint
+        assert seconds == {whale.lower(): 2**110 * 604_800,
+                           minnow.lower(): 5 * 604_800 + 7 * (604_800 - 100)}

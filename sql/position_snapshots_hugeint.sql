@@ -6,6 +6,10 @@
 --   closing         = previous + moved
 --   balance_seconds = previous * ($end - $start) + timed
 --
+-- balance_seconds is the one value that realistic balances push out of HUGEINT (2^112 wei
+-- x 604,800 s > 2^127): such a row gets NULL and its previous and timed parts
+-- (large_previous, large_timed), which the caller multiplies out exactly.
+--
 -- Same rows, values and order as position_snapshots.sql (the general path): any cast or
 -- arithmetic outside HUGEINT raises instead of wrapping, and the pipeline then takes that
 -- path. So does a pool whose name or kind is not one non-NULL value across the changes or
@@ -64,7 +68,13 @@ SELECT
     j.account,
     (j.previous + j.before)::VARCHAR AS opening_balance,
     (j.previous + j.moved)::VARCHAR AS closing_balance,
-    (j.previous * ($end - $start) + j.timed)::VARCHAR AS balance_seconds
+    -- a balance above ~2^107 held for a week leaves HUGEINT here: TRY gives NULL for that
+    -- row alone, and the caller computes it from the two parts below with Python ints
+    TRY(j.previous * ($end - $start) + j.timed)::VARCHAR AS balance_seconds,
+    CASE WHEN TRY(j.previous * ($end - $start) + j.timed) IS NULL
+        THEN j.previous::VARCHAR END AS large_previous,
+    CASE WHEN TRY(j.previous * ($end - $start) + j.timed) IS NULL
+        THEN j.timed::VARCHAR END AS large_timed
 FROM joined AS j
 LEFT JOIN names AS n ON n.pool = j.pool
 LEFT JOIN previous_names AS pn ON pn.pool = j.pool

@@ -3,9 +3,11 @@ position token (SPEC 6.3), the opening balance being the previous epoch's closin
 
 DuckDB reads the position changes and the previous snapshot and computes every row in
 HUGEINT (``sql/position_sums.sql`` then ``sql/position_snapshots_hugeint.sql``), exactly or
-not at all: when a value leaves HUGEINT (only amounts near 2^127) DuckDB raises, and the
-exact fallback (``sql/position_snapshots.sql``: 64-bit limbs recombined as Python integers)
-computes the same table. One function, one contract: ``snapshot_epoch``.
+not at all — except balance-seconds, which a balance above ~2^107 pushes past HUGEINT over a
+week: those rows are multiplied out in Python ints. When any other value leaves HUGEINT
+(amounts near 2^127) DuckDB raises, and the exact fallback (``sql/position_snapshots.sql``:
+64-bit limbs recombined as Python integers) computes the same table. One function, one
+contract: ``snapshot_epoch``.
 """
 
 from __future__ import annotations
@@ -31,6 +33,10 @@ def _snapshot_hugeint(con: duckdb.DuckDBPyConnection, epoch: int, start: int,
                       end: int) -> pa.Table:
     """The snapshot rows computed in HUGEINT (every realistic epoch), or a NOT_HUGEINT error.
 
+    A balance-seconds beyond HUGEINT (a balance above ~2^107 for a week) is the one value
+    real amounts reach: the SQL leaves it NULL with its two parts and it is multiplied out
+    here, row by row, instead of sending the whole epoch to the limb path.
+
     Two statements (sql/position_sums.sql, then sql/position_snapshots_hugeint.sql) so the
     15M-row aggregate has released its memory before the join and sort run.
     """
@@ -39,7 +45,17 @@ def _snapshot_hugeint(con: duckdb.DuckDBPyConnection, epoch: int, start: int,
     con.execute("SET preserve_insertion_order = false")
     con.execute((SQL_DIR / "position_sums.sql").read_text(), {"start": start, "end": end})
     con.execute("SET preserve_insertion_order = true")
-    return run_sql(con, "position_snapshots_hugeint", epoch=epoch, start=start, end=end)
+    table = run_sql(con, "position_snapshots_hugeint", epoch=epoch, start=start, end=end)
+    large = pc.is_valid(table["large_previous"])
+    seconds = table["balance_seconds"]
+    if pc.any(large).as_py():  # the rows whose balance-seconds left HUGEINT: Python ints
+        parts = table.filter(large).select(["large_previous", "large_timed"]).to_pydict()
+        exact = [str(int(p) * (end - start) + int(t))
+                 for p, t in zip(parts["large_previous"], parts["large_timed"], strict=True)]
+        seconds = pc.replace_with_mask(seconds.combine_chunks(), large.combine_chunks(),
+                                       pa.array(exact, pa.string()))
+    return table.drop_columns(["balance_seconds", "large_previous", "large_timed"]).append_column(
+        "balance_seconds", seconds)
 
 
 def _snapshot_limbs(con: duckdb.DuckDBPyConnection, epoch: int, start: int,
