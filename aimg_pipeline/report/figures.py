@@ -139,11 +139,11 @@ class EpochData:
 
 # One pass over an epoch's allocations.csv (DuckDB reads it, every column as text): the
 # amount per account, per (channel, pool, reason) with the rows paying an 'earned' amount,
-# and each account's channels. Amounts are summed as HUGEINT: exact, since a row's amount
-# and an account's total within one epoch never exceed the epoch's emission (< 2^127).
+# and each account's channels. Amounts are summed as BIGNUM: exact at any size (an epoch's
+# emission may reach 2^128 - 1, beyond HUGEINT).
 _ALLOCATIONS = """
 CREATE TEMP TABLE rows AS
-    SELECT channel, pool, account, reason, amount::HUGEINT AS amount
+    SELECT channel, pool, account, reason, amount::BIGNUM AS amount
     FROM read_csv($path, header = true, all_varchar = true);
 """
 _BY_ACCOUNT = "SELECT account, sum(amount)::VARCHAR FROM rows GROUP BY account"
