@@ -68,14 +68,14 @@ SELECT
     j.account,
     (j.previous + j.before)::VARCHAR AS opening_balance,
     (j.previous + j.moved)::VARCHAR AS closing_balance,
+    j.seconds::VARCHAR AS balance_seconds,
+    CASE WHEN j.seconds IS NULL THEN j.previous::VARCHAR END AS large_previous,
+    CASE WHEN j.seconds IS NULL THEN j.timed::VARCHAR END AS large_timed
+FROM (
     -- a balance above ~2^107 held for a week leaves HUGEINT here: TRY gives NULL for that
-    -- row alone, and the caller computes it from the two parts below with Python ints
-    TRY(j.previous * ($end - $start) + j.timed)::VARCHAR AS balance_seconds,
-    CASE WHEN TRY(j.previous * ($end - $start) + j.timed) IS NULL
-        THEN j.previous::VARCHAR END AS large_previous,
-    CASE WHEN TRY(j.previous * ($end - $start) + j.timed) IS NULL
-        THEN j.timed::VARCHAR END AS large_timed
-FROM joined AS j
+    -- row alone, and the caller computes it from the two parts above with Python ints
+    SELECT *, TRY(previous * ($end - $start) + timed) AS seconds FROM joined
+) AS j
 LEFT JOIN names AS n ON n.pool = j.pool
 LEFT JOIN previous_names AS pn ON pn.pool = j.pool
 ORDER BY j.pool, j.account
