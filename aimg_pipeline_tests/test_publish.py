@@ -105,12 +105,19 @@ def test_manifest_records_everything_spec_7_asks_for() -> None:
     assert manifest["emission"] == "100" and manifest["total"] == "100"
     assert manifest["accounts"] == 2 and manifest["allocation_rows"] == 2
     assert manifest["merkle_root"] == json.loads(files["merkle_tree.json"])["tree"][0]
+    shards = sorted(f"proofs/{account[2:4].lower()}.json" for account in (A, B))
     assert manifest["files"] == {name: hashlib.sha256(files[name]).hexdigest()
                                  for name in ("merkle_tree.json", "claims.json",
-                                              "allocations.csv")}
+                                              "allocations.csv", *shards)}
+    assert manifest["proof_shards"] == "proofs/{prefix}.json"
     claims = json.loads(files["claims.json"])
     assert set(claims["claims"]) == {eip55(A), eip55(B)}
     assert {c["amount"] for c in claims["claims"].values()} == {"60", "40"}
+    for account in (A, B):  # each shard: claims.json's head and its own accounts only
+        shard = json.loads(files[f"proofs/{account[2:4].lower()}.json"])
+        assert shard == {"epoch": 0, "merkle_root": claims["merkle_root"],
+                         "total": claims["claims"][eip55(account)]["amount"],
+                         "claims": {eip55(account): claims["claims"][eip55(account)]}}
     assert files == build_files(release(0))  # byte-for-byte reproducible
 
 
@@ -122,9 +129,12 @@ def test_published_files_are_read_only_whatever_the_umask(tmp_path: Path) -> Non
         os.umask(old)
     assert result.status == "published"
     assert stat.S_IMODE(result.folder.stat().st_mode) == 0o755
-    assert {stat.S_IMODE(p.stat().st_mode) for p in result.folder.iterdir()} == {0o444}
-    assert sorted(p.name for p in result.folder.iterdir()) == [
-        "allocations.csv", "claims.json", "manifest.json", "merkle_tree.json"]
+    assert {stat.S_IMODE(p.stat().st_mode) for p in result.folder.rglob("*")
+            if p.is_file()} == {0o444}
+    assert stat.S_IMODE((result.folder / "proofs").stat().st_mode) == 0o755
+    assert sorted(str(p.relative_to(result.folder)) for p in result.folder.rglob("*")) == [
+        "allocations.csv", "claims.json", "manifest.json", "merkle_tree.json", "proofs",
+        *sorted(f"proofs/{account[2:4].lower()}.json" for account in (A, B))]
 
 
 def test_identical_republish_is_a_no_op(tmp_path: Path) -> None:
@@ -202,7 +212,7 @@ def test_failure_between_files_leaves_nothing_and_a_rerun_is_clean(
     monkeypatch.setattr(publish_module, "_write_file", failing_write)
     with pytest.raises(OSError, match="injected"):
         publish(tmp_path, 1, build_files(release(1)))
-    assert written == ["merkle_tree.json", "claims.json"]
+    assert written == ["allocations.csv", "claims.json"]  # sorted; the manifest comes last
     assert not epoch_folder(tmp_path, 1).exists()
     assert snapshot(tmp_path) == before  # no partial folder, not even a hidden one
     monkeypatch.setattr(publish_module, "_write_file", real_write)
@@ -242,7 +252,7 @@ def test_killed_publisher_leaves_no_visible_folder_and_a_rerun_is_clean(tmp_path
         "epoch-00000"]
     stale = list(root.glob(".epoch-00001.*.tmp"))
     assert len(stale) == 1 and sorted(p.name for p in stale[0].iterdir()) == [
-        "claims.json", "merkle_tree.json"]  # the partial write, hidden
+        "allocations.csv", "claims.json"]  # the partial write, hidden
     result = publish(root, 1, files)
     assert result.status == "published"
     assert not list(root.glob(".epoch-00001.*"))  # the stale temporary is gone

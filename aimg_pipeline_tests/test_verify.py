@@ -46,9 +46,32 @@ def save(folder: Path, name: str, value: Any, **dumps: Any) -> None:
     (folder / name).write_text(json.dumps(value, **({"indent": 2} | dumps)) + "\n")
 
 
-def rehash(folder: Path) -> None:
-    """Make the manifest's sha256 list match the (edited) files again."""
+def reshard(folder: Path) -> None:
+    """Write the proof shards again from (an edited) claims.json: a shard holds the claims of
+    the accounts whose lowercase address starts with its two hex digits (SPEC 7 as issue 18
+    extends it), written here without the publisher's code."""
+    claims = load(folder, "claims.json")
+    groups: dict[str, dict[str, Any]] = {}
+    for account, claim in claims["claims"].items():
+        groups.setdefault(account[2:4].lower(), {})[account] = claim
+    for old in (folder / "proofs").glob("*.json"):
+        old.unlink()
+    for prefix, members in groups.items():
+        save(folder, f"proofs/{prefix}.json", {
+            "epoch": claims["epoch"], "merkle_root": claims["merkle_root"],
+            "total": str(sum(int(c["amount"]) for c in members.values())), "claims": members})
+
+
+def rehash(folder: Path, shards: bool = True) -> None:
+    """Make the manifest's sha256 list match the (edited) files again, the proof shards
+    rewritten from claims.json first unless ``shards`` is false."""
+    if shards:
+        reshard(folder)
     manifest = load(folder, "manifest.json")
+    if shards:
+        manifest["files"] = {name: digest for name, digest in manifest["files"].items()
+                             if not name.startswith("proofs/")} | {
+            f"proofs/{p.name}": "" for p in sorted((folder / "proofs").glob("*.json"))}
     manifest["files"] = {name: hashlib.sha256((folder / name).read_bytes()).hexdigest()
                          for name in manifest["files"]}
     save(folder, "manifest.json", manifest)
@@ -56,8 +79,9 @@ def rehash(folder: Path) -> None:
 
 def writable(folder: Path) -> Path:
     """Published files are read-only: let the test edit them."""
-    for path in folder.iterdir():
-        os.chmod(path, 0o644)
+    for path in folder.rglob("*"):
+        if path.is_file():
+            os.chmod(path, 0o644)
     return folder
 
 
@@ -237,7 +261,8 @@ def test_small_folders_verify_alone_and_as_a_pair(small: tuple[Path, Path],
     report = verify(last)
     claims = load(last, "claims.json")
     assert report == {"epoch": 1, "merkle_root": claims["merkle_root"], "accounts": 36,
-                      "total": int(claims["total"]), "checked_previous": True}
+                      "total": int(claims["total"]), "checked_previous": True,
+                      "shards": len({a[2:4].lower() for a in claims["claims"]})}
     assert verify(previous)["checked_previous"] is False
     alone = tmp_path / "signer" / last.name
     shutil.copytree(last, alone)
@@ -274,6 +299,7 @@ def test_a_buggy_renderer_is_refused_at_publishing_and_caught_by_verify(
     folder.mkdir(parents=True)
     files = build_files(release)
     for name, data in files.items():
+        (folder / name).parent.mkdir(exist_ok=True)
         (folder / name).write_bytes(data)
     claims = load(folder, "claims.json")
     tree_root = load(folder, "merkle_tree.json")["tree"][0]  # the tree of the dump's values
@@ -298,6 +324,108 @@ def test_rejects_a_tampered_proof_kept_consistent_with_the_manifest(
     message = failure(last)
     assert f"1 proofs do not verify (first: {account})" in message
     assert "sha256" not in message and "differ" not in message
+
+
+# ------------------------------------------------------------------------ the proof shards
+
+
+def test_every_shard_is_its_prefix_of_claims_json(pair: tuple[Path, Path]) -> None:
+    """Issue 18: each proofs/xx.json is, as JSON, claims.json's head with the claims of the
+    accounts whose lowercase address starts with xx, in claims.json's order, and its total
+    theirs; together the shards hold every claim once, and the manifest lists each."""
+    for folder in pair:
+        claims = load(folder, "claims.json")
+        manifest = load(folder, "manifest.json")
+        expected: dict[str, dict[str, Any]] = {}
+        for account, claim in claims["claims"].items():
+            expected.setdefault(account[2:4].lower(), {})[account] = claim
+        names = sorted(str(p.relative_to(folder)) for p in (folder / "proofs").iterdir())
+        assert names == sorted(f"proofs/{prefix}.json" for prefix in expected)
+        assert manifest["proof_shards"] == "proofs/{prefix}.json"
+        for prefix, members in expected.items():
+            name = f"proofs/{prefix}.json"
+            shard = load(folder, name)
+            assert list(shard["claims"]) == list(members)  # the same order
+            assert shard == {"epoch": claims["epoch"], "merkle_root": claims["merkle_root"],
+                             "total": str(sum(int(c["amount"]) for c in members.values())),
+                             "claims": members}
+            assert manifest["files"][name] == hashlib.sha256(
+                (folder / name).read_bytes()).hexdigest()
+
+
+def shard_of(folder: Path, n: int = 0) -> tuple[str, dict[str, Any]]:
+    """The n-th proof shard of a folder, by name, and its content."""
+    name = sorted(f"proofs/{p.name}" for p in (folder / "proofs").glob("*.json"))[n]
+    return name, load(folder, name)
+
+
+def test_rejects_a_tampered_shard_proof(small: tuple[Path, Path]) -> None:
+    _, last = small
+    name, shard = shard_of(last)
+    account = next(iter(shard["claims"]))
+    shard["claims"][account]["proof"][0] = "0x" + "11" * 32
+    save(last, name, shard)
+    rehash(last, shards=False)
+    assert f"proofs/*.json: 1 proofs do not verify (first: {account})" in failure(last)
+
+
+def test_rejects_a_shard_amount_claims_json_does_not_have(small: tuple[Path, Path]) -> None:
+    _, last = small
+    name, shard = shard_of(last, 1)
+    account = next(iter(shard["claims"]))
+    claim = shard["claims"][account]
+    claim["amount"] = str(int(claim["amount"]) + 1)
+    shard["total"] = str(int(shard["total"]) + 1)
+    save(last, name, shard)
+    rehash(last, shards=False)
+    message = failure(last)
+    assert ("proofs/*.json accounts/amounts differ from the tree's values: 0 accounts are "
+            f"not in the tree, 1 amounts differ, 0 values have no claim (first: {account})"
+            ) in message
+    assert "claims.json" not in message  # claims.json itself is fine
+
+
+def test_rejects_a_wrong_shard_total_header_and_epoch(small: tuple[Path, Path]) -> None:
+    _, last = small
+    name, shard = shard_of(last)
+    shard["total"] = str(int(shard["total"]) - 1)
+    shard["epoch"] = 0
+    shard["merkle_root"] = "0x" + "22" * 32
+    save(last, name, shard)
+    rehash(last, shards=False)
+    message = failure(last)
+    assert (f"{name}: its claims sum to {int(shard['total']) + 1}, its total says "
+            f"{shard['total']}") in message
+    assert f"{name} is for epoch 0, manifest 1" in message
+    assert f"{name} merkle_root differs from the tree root" in message
+
+
+def test_rejects_a_missing_an_unlisted_and_a_misplaced_shard(small: tuple[Path, Path]) -> None:
+    _, last = small
+    first, shard = shard_of(last)
+    (last / first).unlink()  # still listed in the manifest
+    message = failure(last)
+    assert f"{first}" in message and "missing" in message
+    assert f"{len(shard['claims'])} values have no claim" in message
+
+    save(last, first, shard)
+    rehash(last, shards=False)
+    verify(last)
+    save(last, "proofs/zz.json", shard)  # not a shard name, not listed
+    assert "1 files under proofs/ are not in the manifest (first: proofs/zz.json)" in failure(
+        last)
+    (last / "proofs/zz.json").unlink()
+
+    # an account moved into another shard: all claims still there once, but misplaced
+    second, other = shard_of(last, 1)
+    account, claim = next(iter(shard["claims"].items()))
+    del shard["claims"][account]
+    other["claims"][account] = claim
+    for edited, name in ((shard, first), (other, second)):
+        edited["total"] = str(sum(int(c["amount"]) for c in edited["claims"].values()))
+        save(last, name, edited)
+    rehash(last, shards=False)
+    assert f"{second} holds 1 accounts of other shards" in failure(last)
 
 
 def test_a_reformatted_but_equal_folder_still_verifies(small: tuple[Path, Path]) -> None:
@@ -460,7 +588,8 @@ def test_blocks_smaller_than_a_claim_read_the_same(small: tuple[Path, Path], blo
     monkeypatch.setattr(verify_blocks, "BLOCK", block)
     assert verify(last) == expected
     # all read by the layout readers, but claims.json when a block cannot hold its head
-    assert general == ([] if block > 97 else ["read_claims"])
+    shards = len(list((last / "proofs").glob("*.json")))
+    assert general == ([] if block > 97 else ["read_claims"] * (1 + shards))
     save(last, "claims.json", load(last, "claims.json"), indent=3)
     save(last, "merkle_tree.json", load(last, "merkle_tree.json"), indent=None)
     rehash(last)
@@ -518,7 +647,7 @@ def test_malformed_files_are_verify_errors(small: tuple[Path, Path], name: str, 
     _, last = small
     (last / name).write_text(text)
     if name != "manifest.json":
-        rehash(last)
+        rehash(last, shards=False)
     assert expected in failure(last)
 
 

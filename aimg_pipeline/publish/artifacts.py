@@ -21,7 +21,14 @@ import pyarrow.compute as pc
 from aimg_pipeline.lib.calendar import utc_text
 from aimg_pipeline.lib.eip55 import to_checksum_address as fast_checksum
 from aimg_pipeline.lib.merkle import StandardMerkleTree
-from aimg_pipeline.publish.layout import FORMAT, MANIFEST, PublishError, json_file
+from aimg_pipeline.publish.layout import (
+    FORMAT,
+    MANIFEST,
+    PROOF_SHARD,
+    PublishError,
+    json_file,
+    shard_prefix,
+)
 from aimg_pipeline.publish.render import claims_json, tree_json
 from aimg_pipeline.publish.spool import Artifact, file_bytes, file_digest
 
@@ -121,6 +128,22 @@ def _csv_columns(allocations: list[tuple[Any, ...]] | pa.Table) -> list[pa.Array
                      pa.string()) for i in range(len(ALLOCATION_FIELDS))]
 
 
+def _shards(accounts: list[str]) -> dict[str, range]:
+    """Shard prefix -> the range of value indices in it (the values are sorted by address,
+    so each shard's are consecutive)."""
+    out: dict[str, range] = {}
+    start = 0
+    prefixes = [shard_prefix(account) for account in accounts]
+    for i in range(1, len(prefixes) + 1):
+        if i == len(prefixes) or prefixes[i] != prefixes[start]:
+            if prefixes[start] in out:
+                raise PublishError("claims are not sorted by address: shard "
+                                   f"{prefixes[start]} would be split")
+            out[prefixes[start]] = range(start, i)
+            start = i
+    return out
+
+
 def build_files(release: EpochRelease) -> dict[str, bytes]:
     """The epoch's files, byte for byte; the same release always gives the same bytes."""
     return {name: file_bytes(value) for name, value in build_artifacts(release).items()}
@@ -147,8 +170,12 @@ def build_artifacts(release: EpochRelease,
         files: dict[str, bytes | Artifact] = {
             "merkle_tree.json": Artifact(tree_json(tree), spool),
             "claims.json": Artifact(claims_json(release.epoch, tree, total), spool),
-            "allocations.csv": allocations.result(),
         }
+        for prefix, values in _shards(tree.accounts).items():
+            files[PROOF_SHARD.format(prefix=prefix)] = Artifact(claims_json(
+                release.epoch, tree, sum(tree.amounts[values.start:values.stop]), values),
+                spool)
+        files["allocations.csv"] = allocations.result()
     root = tree.root
     del tree
     manifest = {
@@ -166,6 +193,7 @@ def build_artifacts(release: EpochRelease,
         "totals_by_channel": {c: str(a) for c, a in release.by_channel.items()},
         "allocation_rows": len(release.allocations),
         "merkle_root": root,
+        "proof_shards": PROOF_SHARD,
         "total": str(total),
         "accounts": len(release.claims),
         "files": {name: file_digest(data) for name, data in files.items()},

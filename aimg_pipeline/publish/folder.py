@@ -27,7 +27,6 @@ from typing import Any
 
 from aimg_pipeline.publish.layout import (
     ARCHIVE,
-    ARTIFACTS,
     FILE_MODE,
     FOLDER_MODE,
     MANIFEST,
@@ -53,8 +52,13 @@ def _publish_lock(root: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def _names(folder: Path) -> set[str]:
+    """The folder's files, by path relative to it (proof shards are in ``proofs/``)."""
+    return {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
+
+
 def _read_folder(folder: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()}
+    return {name: (folder / name).read_bytes() for name in sorted(_names(folder))}
 
 
 def _short(value: Any) -> str:
@@ -117,8 +121,7 @@ class PublishResult:
 
 def _same_content(folder: Path, files: Mapping[str, bytes | Artifact]) -> bool:
     """The published folder holds exactly these files with exactly these bytes."""
-    names = {p.name for p in folder.iterdir() if p.is_file()}
-    if names != set(files):
+    if _names(folder) != set(files):
         return False
     for name, value in files.items():
         path = folder / name
@@ -134,6 +137,8 @@ def _write_file(folder: Path, name: str, data: bytes | Artifact) -> None:
     """One artifact, flushed to disk and made read-only (a seam the crash tests cut); a
     spooled artifact on this filesystem is linked into place rather than copied."""
     path = folder / name
+    if not path.parent.is_dir():
+        path.parent.mkdir(mode=FOLDER_MODE)
     if isinstance(data, Artifact) and data.link_to(path):
         with open(path, "rb") as handle:
             os.fsync(handle.fileno())
@@ -246,9 +251,11 @@ def publish(
         temporary = root / f".{folder.name}.{os.getpid()}.tmp"
         temporary.mkdir(mode=0o700)
         try:
-            for name in (*ARTIFACTS, MANIFEST):
+            for name in sorted(set(files) - {MANIFEST}):
                 _write_file(temporary, name, files[name])
-            _fsync_dir(temporary)
+            _write_file(temporary, MANIFEST, files[MANIFEST])
+            for directory in {(temporary / name).parent for name in files}:
+                _fsync_dir(directory)
             report = verify(temporary, epoch=epoch)
         except VerifyError as exc:
             shutil.rmtree(temporary, ignore_errors=True)

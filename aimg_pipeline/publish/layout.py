@@ -17,7 +17,18 @@ ARTIFACTS = ("merkle_tree.json", "claims.json", "allocations.csv")
 MANIFEST = "manifest.json"
 
 
-FORMAT = "aimg-distribution-v1"
+FORMAT = "aimg-distribution-v2"  # v1: the same without proof shards
+
+
+PROOF_SHARD = "proofs/{prefix}.json"
+"""A proof shard: the claims of the accounts whose address (lowercase, after ``0x``) starts
+with ``prefix`` (two hex digits), in claims.json's own format, ``total`` being theirs. Only
+prefixes that have claims get a file; the manifest lists every shard written."""
+
+
+def shard_prefix(account: str) -> str:
+    """The shard an account's claim is in: the first two hex digits of its address."""
+    return account[2:4].lower()
 
 
 ARCHIVE = "archive"

@@ -71,10 +71,13 @@ def tree_json(tree: StandardMerkleTree) -> Iterator[bytes]:
     yield _VALUES_END
 
 
-def claims_json(epoch: int, tree: StandardMerkleTree, total: int) -> Iterator[bytes]:
+def claims_json(epoch: int, tree: StandardMerkleTree, total: int,
+                values: range | None = None) -> Iterator[bytes]:
     """``claims.json`` in pieces: exactly ``json.dumps(document, indent=2) + "\\n"`` of
     ``{"epoch", "merkle_root", "total", "claims": {account: {"amount", "proof"}}}`` for the
     tree's values in order, without building that document (20M proof strings at 1M claims).
+    With ``values`` (a non-empty range of value indices), the same document for those values
+    only: a proof shard, ``total`` being theirs.
 
     Between two amounts the text is fixed but for hex: claim i's proof block (its width set
     by the proof's length; leaves sit on at most two levels) and claim i+1's head up to its
@@ -84,19 +87,20 @@ def claims_json(epoch: int, tree: StandardMerkleTree, total: int) -> Iterator[by
     """
     header = (f'{{\n  "epoch": {json.dumps(epoch)},\n  "merkle_root": "{tree.root}",\n'
               f'  "total": "{total}",\n  "claims": {{').encode()
-    n = len(tree)
-    if n == 1:  # the proof is empty: "[]"
+    values = values or range(len(tree))
+    lo, hi = values.start, values.stop
+    if len(tree) == 1:  # the proof is empty: "[]"
         account, amount = tree.accounts[0], tree.amounts[0]
         yield (header + _CLAIM_HEAD[0][1:] + account.encode() + _CLAIM_HEAD[1]
                + str(amount).encode() + _NO_PROOF + b"\n  }\n}\n")
         return
-    yield header + _CLAIM_HEAD[0][1:] + tree.accounts[0].encode() + _CLAIM_HEAD[1]
+    yield header + _CLAIM_HEAD[0][1:] + tree.accounts[lo].encode() + _CLAIM_HEAD[1]
     hex_rows = tree.hex_rows()
     line = len(_PROOF_LINE[0]) + 64 + len(_PROOF_LINE[1])
     head = len(_CLAIM_HEAD[0]) + 42 + len(_CLAIM_HEAD[1])
     with gc_paused():  # millions of short-lived memoryviews: no collections meanwhile
-        for start in range(0, n, _CHUNK):
-            stop = min(start + _CHUNK, n)
+        for start in range(lo, hi, _CHUNK):
+            stop = min(start + _CHUNK, hi)
             m = stop - start
             siblings = proof_siblings(tree.tree_index[start:stop])
             lengths = (siblings >= 0).sum(axis=1)
@@ -112,7 +116,7 @@ def claims_json(epoch: int, tree: StandardMerkleTree, total: int) -> Iterator[by
             lines = rows[:, len(_PROOF_OPEN):len(_PROOF_OPEN) + depth * line]
             lines = lines.reshape(m, depth, line)[:, :, len(_PROOF_LINE[0]):][:, :, :64]
             np.take(hex_rows, siblings, axis=0, out=lines, mode="clip")
-            following = "".join(tree.accounts[start + 1:stop + 1]).encode("ascii")
+            following = "".join(tree.accounts[start + 1:min(stop + 1, hi)]).encode("ascii")
             heads = np.empty((len(following) // 42, head), dtype=np.uint8)
             at = _put(heads, 0, _CLAIM_HEAD[0])
             heads[:, at:at + 42] = np.frombuffer(following, np.uint8).reshape(-1, 42)

@@ -33,6 +33,8 @@ TREE_FILE = "merkle_tree.json"
 CLAIMS_FILE = "claims.json"
 ARTIFACTS = (TREE_FILE, CLAIMS_FILE, ALLOCATIONS_FILE)
 _FOLDER_NAME = re.compile(r"^epoch-(\d{5})$")
+_SHARD = re.compile(r"^proofs/([0-9a-f]{2})\.json$")
+SHARD_LAYOUT = "proofs/{prefix}.json"
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
@@ -47,7 +49,8 @@ def _read_manifest(path: Path) -> dict[str, Any]:
 
 
 def _plain_name(name: object) -> bool:
-    return isinstance(name, str) and "/" not in name and name not in ("", ".", "..")
+    return isinstance(name, str) and ("/" not in name and name not in ("", ".", "..")
+                                      or _SHARD.match(name) is not None)
 
 
 @dataclass
@@ -141,8 +144,9 @@ class Verification:
         with ThreadPoolExecutor(max_workers=3) as pool, \
                 ThreadPoolExecutor(max_workers=1) as side:
             hasher = Hasher(pool)
+            shards = sorted(name for name in listed if _SHARD.match(name))
             others = {name: hasher.whole_file(folder / name) for name in listed
-                      if _plain_name(name) and name not in (TREE_FILE, CLAIMS_FILE)
+                      if _plain_name(name) and name not in (TREE_FILE, CLAIMS_FILE, *shards)
                       and (folder / name).is_file()}
             dump, raw, words = self.read_tree(hasher)
             index = Accounts(raw) if dump is not None else None
@@ -151,11 +155,15 @@ class Verification:
             rebuilt = self.check_tree(dump, raw, words, index) if dump is not None else None
             del raw, words
             claims = self.claims(hasher, dump, rebuilt, index)
+            self.check_layout(manifest, shards)
+            shard_check = self.shards(hasher, dump, rebuilt, index, shards, number)
             previous, allocations, problems = aside.result()
             self.problems += problems
             digests = {name: d.hexdigest() for name, d in hasher.digests.items()
                        if name in hasher.complete}
-            for name in (TREE_FILE, CLAIMS_FILE):  # a file whose parse stopped early
+            digests.update({name: digests.pop(Path(name).name) for name in shards
+                            if Path(name).name in digests})
+            for name in (TREE_FILE, CLAIMS_FILE, *shards):  # a file whose parse stopped early
                 if name not in digests and name in listed and (folder / name).is_file():
                     others[name] = hasher.whole_file(folder / name)
             digests.update({name: f.result() for name, f in others.items()})
@@ -176,6 +184,8 @@ class Verification:
                       f"{root_listed}")
         if claims is not None:
             self.check_claims(claims, number, root, total_listed, accounts_listed)
+        if shard_check is not None:
+            self.check_found(shard_check, "proofs/*.json")
         emission = int(emission_text) if emission_text is not None else None
         if allocations is not None:
             self.check_allocations(allocations, emission, by_channel, allocation_rows)
@@ -185,7 +195,8 @@ class Verification:
             raise VerifyError(f"{folder}: " + "; ".join(self.problems))
         assert claims is not None and root is not None
         return {"epoch": number, "merkle_root": root, "accounts": claims[0].count,
-                "total": claims[0].total, "checked_previous": checked_previous}
+                "total": claims[0].total, "checked_previous": checked_previous,
+                "shards": len(shards)}
 
     # -- merkle_tree.json --------------------------------------------------------------------
 
@@ -338,28 +349,106 @@ class Verification:
             self.fail(f"claims sum to {top.total}, files say {claims_total} / {total_listed}")
         if accounts_listed != top.count:
             self.fail(f"{top.count} claims, manifest says {accounts_listed}")
-        if check is None:
-            return
+        if check is not None:
+            self.check_found(check, CLAIMS_FILE)
+
+    def check_found(self, check: ClaimCheck, what: str) -> None:
+        """What the claim-by-claim checks of ``what`` (claims.json, or the proof shards
+        together) found: every value of the tree claimed exactly once, with its amount and
+        a proof that verifies."""
         bad = check.bad
         if "case" in bad:
             self.fail(f"{bad['case'][0]} accounts are not EIP-55 checksummed (first: "
                       f"{bad['case'][1]})")
         twice = np.flatnonzero(check.times > 1)
         if len(twice):
-            self.fail(f"{CLAIMS_FILE} lists {len(twice)} accounts more than once (first: "
+            self.fail(f"{what} lists {len(twice)} accounts more than once (first: "
                       f"{address(check.dump.accounts[twice[0]])})")
         unclaimed = np.flatnonzero(check.times == 0)
         absent, amounts = bad.get("absent", (0, "")), bad.get("amount", (0, ""))
         if absent[0] or amounts[0] or len(unclaimed):
             first = absent[1] or amounts[1] or address(check.dump.accounts[unclaimed[0]])
-            self.fail(f"{CLAIMS_FILE} accounts/amounts differ from the tree's values: "
+            self.fail(f"{what} accounts/amounts differ from the tree's values: "
                       f"{absent[0]} accounts are not in the tree, {amounts[0]} amounts differ, "
                       f"{len(unclaimed)} values have no claim (first: {first})")
         if "proof" in bad:
-            self.fail(f"{bad['proof'][0]} proofs do not verify (first: {bad['proof'][1]})")
+            self.fail(f"{what}: {bad['proof'][0]} proofs do not verify (first: "
+                      f"{bad['proof'][1]})")
         if "disagree" in bad:
             self.fail(f"internal error: hash-folding and the sibling-path comparison disagree "
                       f"on {bad['disagree'][0]} proofs (first: {bad['disagree'][1]})")
+
+    # -- the proof shards --------------------------------------------------------------------
+
+    def check_layout(self, manifest: dict[str, Any], shards: list[str]) -> None:
+        """A manifest that announces proof shards names their layout, and the folder holds
+        no shard it does not list."""
+        layout = manifest.get("proof_shards")
+        if layout is None:
+            if shards:
+                self.fail("manifest lists proof shards but no proof_shards layout")
+            return
+        if not shards:
+            self.fail("manifest announces proof shards but lists none")
+        if layout != SHARD_LAYOUT:
+            self.fail(f"manifest proof_shards is {layout!r}, expected {SHARD_LAYOUT!r}")
+        present = {p.relative_to(self.folder).as_posix()
+                   for p in (self.folder / "proofs").glob("*") if p.is_file()}
+        unlisted = sorted(present - set(shards))
+        if unlisted:
+            self.fail(f"{len(unlisted)} files under proofs/ are not in the manifest (first: "
+                      f"{unlisted[0]})")
+
+    def shards(self, hasher: Hasher, dump: Dump | None, rebuilt: Rebuilt | None,
+               index: Accounts | None, shards: list[str], number: int | None
+               ) -> ClaimCheck | None:
+        """Each shard read like claims.json (the published layout's reader, else the general
+        one) and its header checked; all shards' claims go through one ``ClaimCheck``, which
+        then holds whether they hold every value of the tree exactly once, each with its
+        proof: None when there are no shards or no tree to check them against."""
+        if not shards:
+            return None
+        if dump is None or rebuilt is None or index is None:
+            self.fail("proof shards not checked, the tree could not be rebuilt")
+            return None
+        check = ClaimCheck(dump, index, rebuilt)
+        for name in shards:
+            path = self.folder / name
+            if not path.is_file():
+                continue  # reported as missing with the hashes
+            rows: list[ClaimRows] = []
+            try:
+                try:
+                    reader = canonical_claims(path, hasher)
+                    while True:
+                        try:
+                            rows.append(next(reader))
+                        except StopIteration as done:
+                            top = done.value
+                            break
+                except NotCanonical:
+                    rows = []
+                    top = read_claims(path, hasher, rows.append)
+            except (Malformed, OSError) as exc:
+                self.fail(f"{name} is not a valid claims file: {exc}")
+                continue
+            prefix = np.frombuffer(_SHARD.match(name).group(1).encode(), np.uint8)
+            elsewhere = sum(int((~((r.hex40[:, :2] | 0x20) == prefix).all(axis=1)).sum())
+                            for r in rows)
+            if elsewhere:
+                self.fail(f"{name} holds {elsewhere} accounts of other shards")
+            for block in rows:
+                check(block)
+            epoch, shard_root, shard_total = (top.top[k][1] for k in ("epoch", "merkle_root",
+                                                                       "total"))
+            if number is not None and epoch != number:
+                self.fail(f"{name} is for epoch {epoch}, manifest {number}")
+            if shard_root != rebuilt.root:
+                self.fail(f"{name} merkle_root differs from the tree root")
+            if str(top.total) != shard_total:
+                self.fail(f"{name}: its claims sum to {top.total}, its total says {shard_total}")
+        check.fold()
+        return check
 
     # -- allocations.csv ---------------------------------------------------------------------
 
