@@ -9,22 +9,17 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
-from aimg_pipeline.defs.resources import PROJECT_ROOT, AimgSettings
-from aimg_pipeline.ingest.chain import ChainError
-from aimg_pipeline.lib.config import ConfigError
-from aimg_pipeline.publish.layout import PublishError
-from aimg_pipeline.verify import VerifyError, verify
+from aimg_pipeline.home import PROJECT_ROOT, home_path
+
+# Commands import what they use: ``aimg proof`` must not pay for Dagster, web3 or numpy.
 
 
 class CliError(RuntimeError):
     """A refusal the operator can act on: printed as one ``error:`` line, exit 2."""
-
-
-def _home() -> Path:
-    return AimgSettings().home_path
 
 
 def _use_home(home: Path) -> None:
@@ -63,7 +58,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from aimg_pipeline.lib.config import load_config
     from aimg_pipeline.orchestrate import closed_epochs, materialize_epochs
 
-    home = _home()
+    home = home_path()
     _use_home(home)
     chain, summary = _start_demo_chain(home, args.seed)
     try:
@@ -99,6 +94,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def _print_summary(home: Path, epochs: list[int]) -> None:
     """One line per published epoch: window, emission, recipients, root (each verified)."""
+    from aimg_pipeline.verify import verify
+
     print(f"\n{'epoch':>5}  {'window (UTC)':<37} {'emission (wei)':>28} "
           f"{'recipients':>10}  merkle root")
     for epoch in epochs:
@@ -126,7 +123,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
             print(f"error: port {port} on 127.0.0.1 is already in use (another `aimg dev`?);"
                   f" choose another with {flag}", file=sys.stderr)
             return 1
-    home = _home()
+    home = home_path()
     _use_home(home)
     chain, _ = _start_demo_chain(home, args.seed)
     reports = serve.start(home, args.reports_port)
@@ -178,8 +175,10 @@ def cmd_materialize(args: argparse.Namespace) -> int:
     from aimg_pipeline.ingest.chain import ChainClient
     from aimg_pipeline.orchestrate import closed_epochs, materialize_epochs
 
-    home = _home()
+    home = home_path()
     _use_home(home)
+    from aimg_pipeline.defs.resources import AimgSettings
+
     config = AimgSettings().config()
     rpc_url = os.environ.get("AIMG_RPC_URL")
     if not rpc_url:
@@ -202,6 +201,8 @@ def cmd_materialize(args: argparse.Namespace) -> int:
 def cmd_verify(args: argparse.Namespace) -> int:
     """Check each folder with ``aimg_pipeline.verify`` (no code shared with publishing);
     1 if any fails, each failure on stderr."""
+    from aimg_pipeline.verify import VerifyError, verify
+
     status = 0
     for path in args.paths:
         try:
@@ -219,6 +220,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     """Write the HTML report of published epochs (the latest by default)."""
+    from aimg_pipeline.defs.resources import AimgSettings
+    from aimg_pipeline.lib.config import ConfigError
     from aimg_pipeline.report.figures import ReportError
     from aimg_pipeline.report.page import screenshot, write_report
 
@@ -248,6 +251,35 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_proof(args: argparse.Namespace) -> int:
+    """One account's amount and proof in a published epoch, read from its proof shard."""
+    from aimg_pipeline.publish.lookup import find_claim
+
+    claim = find_claim(home_path() / "published", args.epoch, args.address)
+    print(json.dumps(claim, indent=2))
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Serve claims (``/epochs/N/claims/ADDRESS``), reports and published files until
+    interrupted."""
+    from aimg_pipeline import serve
+
+    home = home_path()
+    try:
+        server = serve.start(home, args.port, args.host)
+    except OSError as exc:
+        raise CliError(f"cannot listen on {args.host}:{args.port}: {exc.strerror}") from None
+    base = f"http://{args.host}:{server.server_port}"
+    print(f"serving {home / 'published'} on {base}/epochs/N/claims/ADDRESS "
+          f"(files: {base}/published/, {base}/reports/); Ctrl-C stops", flush=True)
+    try:
+        threading.Event().wait()
+    finally:
+        server.shutdown()
+    return 0
+
+
 ENVIRONMENT = """environment:
   AIMG_HOME           everything the pipeline writes (default: .aimg in the project root)
   AIMG_CONFIG         the policy/registry TOML (default: $AIMG_HOME/demo/aimg.toml)
@@ -265,6 +297,20 @@ def _cause(exc: BaseException) -> BaseException:
         if inner is None or inner is exc:
             return exc
         exc = inner
+
+
+_KNOWN = (("aimg_pipeline.lib.config", "ConfigError"), ("aimg_pipeline.ingest.chain", "ChainError"),
+          ("aimg_pipeline.publish.layout", "PublishError"),
+          ("aimg_pipeline.lib.eip55", "AddressError"),
+          ("aimg_pipeline.publish.lookup", "ClaimNotFound"),
+          ("aimg_pipeline.publish.lookup", "ShardError"))
+
+
+def _known_errors() -> tuple[type[BaseException], ...]:
+    """The refusals printed as one ``error:`` line: those of the modules the command
+    imported (a module never imported raised nothing), so no command pays for the rest."""
+    return (CliError, *(getattr(sys.modules[module], name) for module, name in _KNOWN
+                        if module in sys.modules))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -294,6 +340,15 @@ def main(argv: list[str] | None = None) -> int:
     ver = sub.add_parser("verify", help="check published epoch folders on their own")
     ver.add_argument("paths", nargs="+")
     ver.set_defaults(run=cmd_verify)
+    proof = sub.add_parser("proof", help="one account's amount and Merkle proof in an epoch")
+    proof.add_argument("epoch", type=int)
+    proof.add_argument("address")
+    proof.set_defaults(run=cmd_proof)
+    srv = sub.add_parser("serve", help="read-only HTTP: GET /epochs/N/claims/ADDRESS (JSON)")
+    srv.add_argument("--host", default="127.0.0.1",
+                     help="address to listen on (default: 127.0.0.1, this machine only)")
+    srv.add_argument("--port", type=int, default=3001, help="default: 3001")
+    srv.set_defaults(run=cmd_serve)
     rep = sub.add_parser("report", help="write the HTML epoch report(s) under AIMG_HOME/reports")
     rep.add_argument("--epoch", type=int, action="append",
                      help="epoch to report (repeatable; default: the latest published)")
@@ -310,7 +365,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.debug:
             raise
         cause = _cause(exc)
-        known = isinstance(cause, (CliError, ConfigError, ChainError, PublishError))
+        known = isinstance(cause, _known_errors())
         text = str(cause).strip().splitlines()[0] if str(cause).strip() else repr(cause)
         print(f"error: {text if known else f'{type(cause).__name__}: {text}'}",
               file=sys.stderr)

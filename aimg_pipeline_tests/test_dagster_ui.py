@@ -27,7 +27,7 @@ import pytest
 import requests
 
 from aimg_pipeline import analytics, serve
-from aimg_pipeline.defs.resources import PROJECT_ROOT
+from aimg_pipeline.home import PROJECT_ROOT
 from aimg_pipeline.lib.config import load_config
 from aimg_pipeline.orchestrate import materialize_epochs
 from aimg_pipeline.warehouse import Warehouse

@@ -7,12 +7,11 @@ from pathlib import Path
 import dagster as dg
 
 from aimg_pipeline import analytics
+from aimg_pipeline.home import home_path
 from aimg_pipeline.ingest.chain import ChainClient
 from aimg_pipeline.lib.config import load_config
 from aimg_pipeline.lib.policy import Config
 from aimg_pipeline.warehouse import Warehouse
-
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 class AimgSettings(dg.ConfigurableResource):
@@ -27,7 +26,7 @@ class AimgSettings(dg.ConfigurableResource):
 
     @property
     def home_path(self) -> Path:
-        return Path(self.home or os.environ.get("AIMG_HOME") or PROJECT_ROOT / ".aimg").resolve()
+        return home_path(self.home)
 
     @property
     def config_file(self) -> Path:

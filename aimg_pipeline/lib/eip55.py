@@ -11,10 +11,12 @@ from __future__ import annotations
 import binascii
 import re
 from collections.abc import Sequence
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from aimg_pipeline.lib.keccak import keccak256, keccak_rows
+
+if TYPE_CHECKING:
+    import numpy as np
 
 __all__ = ["AddressError", "checksum_rows", "parse_address", "to_checksum_address"]
 
@@ -69,6 +71,8 @@ def checksum_rows(accounts: Sequence[object]) -> tuple[list[str], np.ndarray] | 
 
     The checksum keccak runs once per address (``keccak_rows``), everything else on arrays.
     """
+    import numpy as np  # here: one-address users (``aimg proof``) start without numpy
+
     n = len(accounts)
     try:
         joined = "".join(accounts)  # type: ignore[arg-type]  # TypeError unless all str
