@@ -76,7 +76,7 @@ def test_a_publish_racing_a_backfill_no_ops_or_is_refused(
                                      HOOK_SIGNAL=str(held), HOOK_GO=str(go)))
     wait_for(held, backfill)  # epoch 0 published; epoch 1 half written under the lock
 
-    files = {name.split("/")[1]: data for name, data in clean["published"].items()
+    files = {name.split("/", 1)[1]: data for name, data in clean["published"].items()
              if name.startswith("epoch-00001/")}
     if content == "different":  # e.g. a publisher running an older code version
         manifest = json.loads(files[MANIFEST])

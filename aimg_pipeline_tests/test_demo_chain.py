@@ -437,7 +437,7 @@ def test_distributor_pays_cumulative_differences(fresh_chain: DevChain) -> None:
     _tx(w3, token.functions.mint(distributor.address, 10**27), owner)
 
     root, proofs = _tree([(alice, 100), (bob, 200), (carol, 300)])
-    _tx(w3, distributor.functions.set_root(root), owner)
+    _tx(w3, distributor.functions.setRoot(root), owner)
     receipt = _tx(w3, distributor.functions.claim(alice, 100, proofs[alice]), bob)
     assert token.functions.balanceOf(alice).call() == 100
     claimed = distributor.events.Claimed().process_log(receipt["logs"][-1])
@@ -445,7 +445,7 @@ def test_distributor_pays_cumulative_differences(fresh_chain: DevChain) -> None:
 
     # the next epoch's root: alice's cumulative amount grows to 250
     root2, proofs2 = _tree([(alice, 250), (bob, 200), (carol, 300)])
-    _tx(w3, distributor.functions.set_root(root2), owner)
+    _tx(w3, distributor.functions.setRoot(root2), owner)
     assert distributor.functions.verify(carol, 300, proofs2[carol]).call()
     with pytest.raises((ContractLogicError, Web3RPCError)):
         distributor.functions.claim(alice, 300, proofs2[alice]).call()  # wrong amount

@@ -125,7 +125,7 @@ def outputs(home: Path) -> dict[str, Any]:
               for p in sorted((home / "warehouse").glob("*/epoch=*.parquet"))
               if p.parent.name != "distributions"}  # names the folder's absolute path
     files = {str(p.relative_to(home)): p.read_bytes()
-             for p in sorted((home / "published").glob("epoch-*/*"))}
+             for p in sorted((home / "published").glob("epoch-*/**/*")) if p.is_file()}
     quarantine: dict[int, list[str]] = {}
     con = analytics_connect(home)
     for epoch, reason in con.execute(

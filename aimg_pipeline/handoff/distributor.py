@@ -35,9 +35,9 @@ def _send(w3: Web3, call: Any, sender: str) -> dict[str, Any]:
 def set_root(w3: Web3, distributor: str, owner: str, root: str) -> None:
     """Owner publishes a new cumulative root on chain."""
     contract = distributor_contract(w3, distributor)
-    receipt = _send(w3, contract.functions.set_root(bytes.fromhex(root[2:])), owner)
+    receipt = _send(w3, contract.functions.setRoot(bytes.fromhex(root[2:])), owner)
     if receipt["status"] != 1:
-        raise RuntimeError(f"set_root({root}) reverted")
+        raise RuntimeError(f"setRoot({root}) reverted")
 
 
 def claim(

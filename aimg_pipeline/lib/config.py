@@ -8,7 +8,8 @@ the exact field path (``policy[1].channel_bps: sums to 9000, expected 10000``).
 
 Documented defaults (the only ones): ``excluded_addresses = []`` (top level and per policy
 version), ``deployment.chain_id`` absent, ``deployment.max_total_emission`` absent,
-``deployment.start_block = 0``, ``deployment.confirmations = 12``,
+``deployment.max_top_up`` absent (no limit), ``deployment.start_block = 0``,
+``deployment.confirmations = 12``,
 ``registry.distributor`` absent. A policy version's ``agent_weight_bps`` names the agents in
 force (a non-empty subset of the registry's); its ``vault_weight_bps`` then lists ``aimg``
 and exactly those agents, and ``pool_weight_bps`` exactly their pools.
@@ -382,7 +383,7 @@ def _parse(doc: dict) -> Config:
         top["deployment"],
         "deployment",
         ("name", "genesis", "epoch_seconds", "initial_emission"),
-        ("chain_id", "max_total_emission", "start_block", "confirmations"),
+        ("chain_id", "max_total_emission", "start_block", "confirmations", "max_top_up"),
     )
     name = _str(d["name"], "deployment.name")
     chain_id = _int(d["chain_id"], "deployment.chain_id", 1) if "chain_id" in d else None
@@ -407,6 +408,9 @@ def _parse(doc: dict) -> Config:
         raise _fail("deployment.max_total_emission",
                     "must be above 0 (a cap of 0 emits nothing, and an empty distribution "
                     "cannot be published)")
+    # The hand-off's limit (issue 18): outside the hashed context, it changes no amount owed.
+    max_top_up = (_amount(d["max_top_up"], "deployment.max_top_up") if "max_top_up" in d
+                  else None)
     start_block = _int(d.get("start_block", 0), "deployment.start_block", 0)
     confirmations = _int(
         d.get("confirmations", DEFAULT_CONFIRMATIONS), "deployment.confirmations", 0
@@ -460,6 +464,7 @@ def _parse(doc: dict) -> Config:
         epoch_seconds=epoch_seconds,
         initial_emission=initial,
         max_total_emission=max_total,
+        max_top_up=max_top_up,
         start_block=start_block,
         confirmations=confirmations,
         treasury=treasury,

@@ -100,6 +100,7 @@ class Config:
     epoch_seconds: int
     initial_emission: int
     max_total_emission: int | None
+    max_top_up: int | None  # the most one epoch's hand-off may transfer to the distributor
     start_block: int
     confirmations: int
     treasury: str

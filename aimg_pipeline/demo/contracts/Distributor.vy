@@ -20,7 +20,7 @@ event RootUpdated:
 
 token: public(address)
 owner: public(address)
-merkle_root: public(bytes32)
+merkleRoot: public(bytes32)
 claimed: public(HashMap[address, uint256])
 
 
@@ -31,9 +31,9 @@ def __init__(_token: address):
 
 
 @external
-def set_root(root: bytes32):
+def setRoot(root: bytes32):
     assert msg.sender == self.owner, "only owner"
-    self.merkle_root = root
+    self.merkleRoot = root
     log RootUpdated(root=root)
 
 
@@ -51,7 +51,7 @@ def _verify(account: address, cumulative_amount: uint256, proof: DynArray[bytes3
     computed: bytes32 = keccak256(keccak256(abi_encode(account, cumulative_amount)))
     for node: bytes32 in proof:
         computed = self._hash_pair(computed, node)
-    return computed == self.merkle_root
+    return computed == self.merkleRoot
 
 
 @view
