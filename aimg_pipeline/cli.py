@@ -53,7 +53,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     import dagster as dg
     from web3 import Web3
 
-    from aimg_pipeline.handoff.distributor import claim, set_root, token_balance
+    from aimg_pipeline.demo.devchain import derive_private_key
+    from aimg_pipeline.demo.scenario import DEPLOYER
+    from aimg_pipeline.handoff.distributor import claim, token_balance
+    from aimg_pipeline.handoff.epoch import SAFE_TX_FILE, handoff_folder
+    from aimg_pipeline.handoff.send import root_on_chain, send_batch
     from aimg_pipeline.ingest.chain import ChainClient
     from aimg_pipeline.lib.config import load_config
     from aimg_pipeline.orchestrate import closed_epochs, materialize_epochs
@@ -75,7 +79,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
         claims = json.loads((last / "claims.json").read_text())
         account, entry = next(iter(claims["claims"].items()))
         w3 = Web3(Web3.HTTPProvider(chain.url))
-        set_root(w3, config.distributor, summary["deployer"], claims["merkle_root"])
+        batch = json.loads((handoff_folder(home, epochs[-1]) / SAFE_TX_FILE).read_text())
+        sent = send_batch(w3, batch, "0x" + derive_private_key(DEPLOYER).hex())
+        print(f"\nhand-off of epoch {epochs[-1]}: its safe-tx.json sent by the distributor's "
+              f"owner ({len(sent)} transactions); root on chain "
+              f"{root_on_chain(w3, config.distributor)}")
         before = token_balance(w3, config.aimg_token, account)
         paid = claim(w3, config.distributor, account, account, int(entry["amount"]),
                      entry["proof"])
@@ -105,6 +113,25 @@ def _print_summary(home: Path, epochs: list[int]) -> None:
         window = manifest["window"]
         print(f"{epoch:>5}  {window['start_utc']} → {window['end_utc']}  "
               f"{manifest['emission']:>28} {_recipients(folder):>10}  {manifest['merkle_root']}")
+    _print_handoff(home, epochs)
+
+
+def _print_handoff(home: Path, epochs: list[int]) -> None:
+    """One line per epoch the guard ran for: its verdict, the top-up, the Safe batch."""
+    from aimg_pipeline.handoff.epoch import GUARD_FILE, SAFE_TX_FILE, handoff_folder
+
+    lines = []
+    for epoch in epochs:
+        folder = handoff_folder(home, epoch)
+        if (folder / GUARD_FILE).is_file():
+            guard = json.loads((folder / GUARD_FILE).read_text())
+            verdict = "BLOCKED: " + "; ".join(guard["problems"].values()) if guard[
+                "problems"] else f"passed ({guard['state']})"
+            batch = folder / SAFE_TX_FILE
+            lines.append(f"{epoch:>5}  guard {verdict}, top-up {guard['top_up']} wei, "
+                         + (f"{batch}" if batch.is_file() else "nothing to send"))
+    if lines:
+        print("\nhand-off (on-chain guard, Safe Transaction Builder batch):", *lines, sep="\n")
 
 
 def _recipients(folder: Path) -> int:
@@ -251,6 +278,41 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_set_root(args: argparse.Namespace) -> int:
+    """Send epoch N's ``safe-tx.json`` from ``AIMG_SIGNER_KEY`` (a dev chain's owner key),
+    refusing when the guard blocked or the distributor's root moved since it ran."""
+    from web3 import Web3
+
+    from aimg_pipeline.handoff.epoch import GUARD_FILE, SAFE_TX_FILE, handoff_folder
+    from aimg_pipeline.handoff.send import root_on_chain, send_batch
+
+    folder = handoff_folder(home_path(), args.epoch)
+    if not (folder / GUARD_FILE).is_file():
+        raise CliError(f"epoch {args.epoch} has no guard result in {folder}: materialize it "
+                       "(handoff/onchain_guard) first")
+    guard = json.loads((folder / GUARD_FILE).read_text())
+    if guard["problems"]:
+        raise CliError(f"the guard of epoch {args.epoch} blocked: "
+                       + "; ".join(guard["problems"].values()))
+    if not (folder / SAFE_TX_FILE).is_file():
+        raise CliError(f"epoch {args.epoch} has nothing to send ({guard['state']}, no top-up)")
+    key, rpc_url = os.environ.get("AIMG_SIGNER_KEY"), os.environ.get("AIMG_RPC_URL")
+    if not key or not rpc_url:
+        raise CliError("set AIMG_RPC_URL and AIMG_SIGNER_KEY (the distributor owner's key)")
+    batch = json.loads((folder / SAFE_TX_FILE).read_text())
+    w3 = Web3(Web3.HTTPProvider(rpc_url))
+    distributor = guard["distributor"]
+    now = root_on_chain(w3, distributor)
+    if now != guard["root_on_chain_before"]:
+        raise CliError(f"the distributor's root is {now}, not {guard['root_on_chain_before']} "
+                       f"as when the guard ran (block {guard['block']}): materialize epoch "
+                       f"{args.epoch} again")
+    for tx_hash in send_batch(w3, batch, key):
+        print(f"sent {tx_hash}")
+    print(f"epoch {args.epoch}: root on chain {root_on_chain(w3, distributor)}")
+    return 0
+
+
 def cmd_proof(args: argparse.Namespace) -> int:
     """One account's amount and proof in a published epoch, read from its proof shard."""
     from aimg_pipeline.publish.lookup import find_claim
@@ -286,6 +348,7 @@ ENVIRONMENT = """environment:
   AIMG_RPC_URL        the chain's JSON-RPC endpoint (never printed; required to materialize)
   AIMG_DUCKDB_MEMORY  DuckDB's memory cap per connection (default: 2GB)
   AIMG_REPORTS_URL    where reports/ are served over HTTP (set by `aimg dev`)
+  AIMG_SIGNER_KEY     `aimg set-root`'s private key, dev chains only (never printed)
   DAGSTER_HOME        the Dagster instance (default: $AIMG_HOME/dagster)
 """
 
@@ -303,7 +366,8 @@ _KNOWN = (("aimg_pipeline.lib.config", "ConfigError"), ("aimg_pipeline.ingest.ch
           ("aimg_pipeline.publish.layout", "PublishError"),
           ("aimg_pipeline.lib.eip55", "AddressError"),
           ("aimg_pipeline.publish.lookup", "ClaimNotFound"),
-          ("aimg_pipeline.publish.lookup", "ShardError"))
+          ("aimg_pipeline.publish.lookup", "ShardError"),
+          ("aimg_pipeline.handoff.send", "SendError"))
 
 
 def _known_errors() -> tuple[type[BaseException], ...]:
@@ -344,6 +408,10 @@ def main(argv: list[str] | None = None) -> int:
     proof.add_argument("epoch", type=int)
     proof.add_argument("address")
     proof.set_defaults(run=cmd_proof)
+    sr = sub.add_parser("set-root", help="send an epoch's safe-tx.json with AIMG_SIGNER_KEY "
+                        "(a dev chain)")
+    sr.add_argument("epoch", type=int)
+    sr.set_defaults(run=cmd_set_root)
     srv = sub.add_parser("serve", help="read-only HTTP: GET /epochs/N/claims/ADDRESS (JSON)")
     srv.add_argument("--host", default="127.0.0.1",
                      help="address to listen on (default: 127.0.0.1, this machine only)")

@@ -97,13 +97,15 @@ def distribution(
     key_prefix="publish",
     group_name="publish",
     kinds={"html"},
-    deps=[distribution, ["yield", "vault_yield"], ["yield", "lp_earnings"]],
+    deps=[distribution, ["yield", "vault_yield"], ["yield", "lp_earnings"],
+          ["handoff", "onchain_guard"]],
     partitions_def=epoch_partitions,
     description="A self-contained HTML page per published epoch (AIMG_HOME/reports/"
     "epoch-NNNNN.html): emission curve, channel split, allocation by agent and pool, "
     "recipient distribution (Lorenz curve, Gini), top recipients, epoch-over-epoch changes, "
-    "the checks, and the yield section (pool fees vs emissions, APRs, vault APRs). Outside "
-    "the immutable published folder: it can be regenerated.",
+    "the checks, the hand-off (root on chain, claimed so far, top-up) and the yield section "
+    "(pool fees vs emissions, APRs, vault APRs). Outside the immutable published folder: it "
+    "can be regenerated.",
 )
 def epoch_report(context: dg.AssetExecutionContext, settings: AimgSettings):
     policy_config = settings.config()

@@ -59,7 +59,8 @@ def guard_epoch(config: Config, warehouse: Warehouse, client: ChainClient, home:
     state = read_distributor(client, config.distributor, config.aimg_token, accounts, block)
     guard = assess(epoch, roots, state.root, block, list(zip(accounts, amounts, strict=True)),
                    state.claimed, state.balance, config.max_top_up)
-    _write_json(handoff_folder(home, epoch) / GUARD_FILE, guard.summary())
+    _write_json(handoff_folder(home, epoch) / GUARD_FILE,
+                {"distributor": config.distributor} | guard.summary())
     return guard
 
 

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import html
+import json
 import os
 import shutil
 import subprocess
@@ -163,6 +164,27 @@ def _yield_section(home: Path, epoch: int, config: Config | None) -> str:
     return head + "".join(parts) + "</section>"
 
 
+def _handoff_section(home: Path, epoch: int) -> str:
+    """The on-chain guard's result (AIMG_HOME/handoff/epoch-NNNNN/guard.json), if it ran."""
+    path = Path(home) / "handoff" / f"epoch-{epoch:05d}" / "guard.json"
+    if not path.is_file():
+        return ("<section><h2>Hand-off</h2><p>The on-chain guard has not run for this epoch "
+                "(no registry.distributor, or handoff/onchain_guard not materialized).</p>"
+                "</section>")
+    g = json.loads(path.read_text())
+    verdict = ("<b>blocked</b>: " + html.escape("; ".join(g["problems"].values()))
+               if g["problems"] else f"passed ({html.escape(g['state'])})")
+    rows = [["guard", verdict], ["read at block", f"{g['block']:,}"],
+            ["root on chain before", f"<code>{g['root_on_chain_before']}</code>"],
+            ["root on chain after the hand-off", f"<code>{g['root_on_chain_after']}</code>"],
+            ["accounts that claimed so far", f"{g['claimed_accounts']:,} of {g['accounts']:,}"],
+            ["claimed so far (AIMG)", aimg(int(g["claimed_total"]))],
+            ["distributor balance (AIMG)", aimg(int(g["balance"]))],
+            ["needed (AIMG)", aimg(int(g["needed"]))],
+            ["top-up (AIMG)", f"{aimg(int(g['top_up']))} ({g['top_up']} wei)"]]
+    return f"<section><h2>Hand-off</h2>{_table(['', ''], rows, 99)}</section>"
+
+
 def render(root: Path, epoch: int, config: Config | None = None,
            home: Path | None = None) -> str:
     """The HTML of epoch ``epoch``'s report, from the folders under publish root ``root``;
@@ -309,6 +331,7 @@ def render(root: Path, epoch: int, config: Config | None = None,
         f"<section><h2>Epoch over epoch</h2>{_img(plot_trends(history), 'trends')}"
         + (_table(["", f"epoch {epoch - 1}", f"epoch {epoch}", "change"], eoe_rows)
            if eoe_rows else "<p>First epoch: nothing to compare with.</p>") + "</section>",
+        _handoff_section(home, epoch),
         _yield_section(home, epoch, config),
     ]
     title = f"AIMG distribution — epoch {epoch}"
