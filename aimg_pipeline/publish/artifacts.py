@@ -158,7 +158,7 @@ def build_artifacts(release: EpochRelease,
         raise PublishError(f"epoch {release.epoch} has no claims to publish")
     # The tree checksums the (lowercase) accounts itself, with its fast keccak: eth_utils'
     # to_checksum_address costs ~100 µs a call, minutes for 1M claims.
-    claims = sorted(release.claims.items())
+    claims = sorted(release.claims.items(), key=lambda claim: claim[0].lower())  # by address
     tree = StandardMerkleTree.of(claims)
     total = sum(release.claims.values())
     known = dict(zip([account for account, _ in claims], tree.accounts, strict=True))
