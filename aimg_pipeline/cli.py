@@ -5,12 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
-import socket
-import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
 
 from aimg_pipeline.home import PROJECT_ROOT, home_path
@@ -24,6 +19,8 @@ class CliError(RuntimeError):
 
 def _use_home(home: Path) -> None:
     """Point the pipeline and Dagster at one home (Dagster keeps its runs under it)."""
+    import shutil
+
     os.environ["AIMG_HOME"] = str(home)
     os.environ.setdefault("DAGSTER_HOME", str(home / "dagster"))
     Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
@@ -34,6 +31,8 @@ def _use_home(home: Path) -> None:
 
 def _start_demo_chain(home: Path, seed: int):
     """Start the embedded chain, play the seeded scenario, write the demo config."""
+    import time
+
     from aimg_pipeline.demo.devchain import start_devchain
     from aimg_pipeline.demo.scenario import run_scenario
 
@@ -143,6 +142,8 @@ def _recipients(folder: Path) -> int:
 
 def cmd_dev(args: argparse.Namespace) -> int:
     """The Dagster UI on 127.0.0.1 with the demo chain running behind it."""
+    import subprocess
+
     from aimg_pipeline import serve
 
     for port, flag in ((args.port, "--port"), (args.reports_port, "--reports-port")):
@@ -171,6 +172,8 @@ def cmd_dev(args: argparse.Namespace) -> int:
 
 
 def _port_free(port: int) -> bool:
+    import socket
+
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         try:
             probe.bind(("127.0.0.1", port))
@@ -325,6 +328,8 @@ def cmd_proof(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     """Serve claims (``/epochs/N/claims/ADDRESS``), reports and published files until
     interrupted."""
+    import threading
+
     from aimg_pipeline import serve
 
     home = home_path()

@@ -10,23 +10,32 @@ from __future__ import annotations
 
 from typing import Any
 
-from Crypto.Hash import keccak as _pycryptodome
-
 __all__ = ["backend", "keccak256", "keccak_rows"]
 
 
 def _pycryptodome_keccak256(data: bytes) -> bytes:
-    return _pycryptodome.new(digest_bits=256, data=data).digest()
+    from Crypto.Hash import keccak  # imported on first use: safe-pysha3 is the usual backend
+
+    return keccak.new(digest_bits=256, data=data).digest()
+
+
+# keccak256 test vectors (the first two are the well-known empty and "abc" digests; all four
+# computed with pycryptodome): a backend must reproduce them to be used.
+_VECTORS = {
+    b"": "c5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470",
+    b"abc": "4e03657aea45a94fc7d47ba826c8d667c0d1e6e33a64a036ec44f58fa12d6c45",
+    bytes(range(64)): "002030bde3d4cf89919649775cd71875c4d0ab1708a380e03fefc3a28aa24831",
+    b"\xff" * 200: "3e04329b5f5c0f493dd965957722717ef46ed487733d5f9da932de72d9ac4a51",  # > 1 block
+}
 
 
 def _load_sha3() -> Any:
-    """safe-pysha3's ``keccak_256`` type if it imports and agrees with pycryptodome, else None."""
+    """safe-pysha3's ``keccak_256`` type if it imports and reproduces ``_VECTORS``, else None."""
     try:
         from sha3 import keccak_256
     except ImportError:
         return None
-    samples = (b"", b"abc", bytes(range(64)), b"\xff" * 200)  # 200 bytes: past one block
-    if all(keccak_256(s).digest() == _pycryptodome_keccak256(s) for s in samples):
+    if all(keccak_256(s).hexdigest() == digest for s, digest in _VECTORS.items()):
         return keccak_256
     return None
 
