@@ -23,6 +23,9 @@ from typing import Any
 import pytest
 from eth_utils import to_checksum_address
 
+from aimg_pipeline import cli
+from aimg_pipeline.demo.devchain import derive_private_key
+from aimg_pipeline.demo.scenario import DEPLOYER
 from aimg_pipeline.handoff.guard import ALREADY_SET, FOREIGN, PENDING, SUPERSEDED, assess
 from aimg_pipeline.handoff.onchain import read_distributor
 from aimg_pipeline.handoff.safe_batch import safe_batch
@@ -255,3 +258,95 @@ def test_the_demo_hands_off_every_epoch(demo: dict[str, Any]) -> None:
         assert batch["transactions"][0]["contractInputsValues"] == {
             "root": manifest["merkle_root"]}
         assert len(batch["transactions"]) == (2 if int(guard["top_up"]) else 1)
+
+
+def test_in_dagster_the_guard_blocks_and_set_root_sends_the_batch(
+        demo: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """The guard and safe_tx assets on a copy of the demo home: a root nobody published
+    fails the blocking check (naming the root), safe_tx does not run, the earlier batch is
+    gone and `aimg set-root` refuses; with the epoch's own root set, the guard passes as
+    "already set" and there is nothing to send; back to pending, `aimg set-root` refuses a
+    root that moved since the guard ran, then sends the batch with the owner's key."""
+    import shutil
+
+    import dagster as dg
+    from web3 import Web3
+
+    from aimg_pipeline.definitions import defs
+    from aimg_pipeline.handoff.distributor import set_root
+
+    home = tmp_path / "home"
+    for part in ("published", "warehouse", "handoff"):
+        shutil.copytree(demo["home"] / part, home / part)
+    config, epoch = demo["config"], demo["epochs"][-1]
+    for name, value in {**demo["env"], "AIMG_HOME": str(home)}.items():
+        monkeypatch.setenv(name, value)
+    folder = home / "handoff" / f"epoch-{epoch:05d}"
+    assert (folder / "safe-tx.json").is_file()
+    w3 = Web3(Web3.HTTPProvider(demo["chain"].url))
+    distributor = w3.eth.contract(address=Web3.to_checksum_address(config.distributor),
+                                  abi=[{"type": "function", "name": "merkleRoot", "inputs": [],
+                                        "outputs": [{"type": "bytes32", "name": ""}],
+                                        "stateMutability": "view"}])
+    owner = demo["summary"]["deployer"]
+    before = "0x" + distributor.functions.merkleRoot().call().hex()
+    job = defs.resolve_implicit_global_asset_job_def()
+    key = config.calendar().partition_key(epoch)
+    selection = [dg.AssetKey(["handoff", "onchain_guard"]), dg.AssetKey(["handoff", "safe_tx"])]
+    own_root = json.loads((home / "published" / f"epoch-{epoch:05d}" /
+                           "manifest.json").read_text())["merkle_root"]
+
+    def aimg(*args: str) -> tuple[int, Any]:
+        capsys.readouterr()  # Dagster's own log lines so far
+        return cli.main(list(args)), capsys.readouterr()
+
+    try:
+        set_root(w3, config.distributor, owner, "0x" + "77" * 32)
+        with dg.DagsterInstance.ephemeral() as instance:
+            instance.add_dynamic_partitions("epochs", [key])
+            blocked = job.execute_in_process(partition_key=key, instance=instance,
+                                             asset_selection=selection, raise_on_error=False)
+            checks = {c.check_name: c for c in blocked.get_asset_check_evaluations()}
+            failed = checks["root_on_chain_is_published"]
+            assert not failed.passed and checks["no_overclaimed_accounts"].passed
+            assert (f"the distributor's root 0x{'77' * 32}" in
+                    failed.metadata["error"].value)
+            materialized = {e.asset_key for e in blocked.get_asset_materialization_events()}
+            assert dg.AssetKey(["handoff", "safe_tx"]) not in materialized  # blocked
+            guard = json.loads((folder / "guard.json").read_text())
+            assert list(guard["problems"]) == ["root_on_chain_is_published"]
+            assert not (folder / "safe-tx.json").exists()  # the earlier batch is gone
+            code, out = aimg("set-root", str(epoch))
+            assert code == 2 and out.err.startswith(
+                f"error: the guard of epoch {epoch} blocked: the distributor's root 0x77")
+
+            set_root(w3, config.distributor, owner, own_root)
+            done = job.execute_in_process(partition_key=key, instance=instance,
+                                          asset_selection=selection)
+            assert all(c.passed for c in done.get_asset_check_evaluations())
+            guard = json.loads((folder / "guard.json").read_text())
+            assert guard["state"] == "already set" and guard["top_up"] == "0"
+            assert not (folder / "safe-tx.json").exists()  # nothing to send
+            code, out = aimg("set-root", str(epoch))
+            assert code == 2 and "has nothing to send (already set, no top-up)" in out.err
+
+            # no root: pending again; the root moves before set-root: refused
+            set_root(w3, config.distributor, owner, ZERO)
+            job.execute_in_process(partition_key=key, instance=instance,
+                                   asset_selection=selection)
+            assert (folder / "safe-tx.json").is_file()
+            key_hex = "0x" + derive_private_key(DEPLOYER).hex()
+            monkeypatch.setenv("AIMG_SIGNER_KEY", key_hex)
+            set_root(w3, config.distributor, owner, "0x" + "66" * 32)
+            code, out = aimg("set-root", str(epoch))
+            assert code == 2 and (f"error: the distributor's root is 0x{'66' * 32}, not {ZERO} "
+                                  "as when the guard ran") in out.err
+            set_root(w3, config.distributor, owner, ZERO)
+            code, out = aimg("set-root", str(epoch))
+            assert code == 0, out.err
+            assert out.out.endswith(f"epoch {epoch}: root on chain {own_root}\n")
+            assert key_hex[2:] not in out.out + out.err  # the key is never printed
+            assert "0x" + distributor.functions.merkleRoot().call().hex() == own_root
+    finally:
+        set_root(w3, config.distributor, owner, before)

@@ -59,6 +59,9 @@ def guard_epoch(config: Config, warehouse: Warehouse, client: ChainClient, home:
     state = read_distributor(client, config.distributor, config.aimg_token, accounts, block)
     guard = assess(epoch, roots, state.root, block, list(zip(accounts, amounts, strict=True)),
                    state.claimed, state.balance, config.max_top_up)
+    # the batch of an earlier guard run is stale now: only safe_tx, after this guard's
+    # checks passed, may write one again
+    (handoff_folder(home, epoch) / SAFE_TX_FILE).unlink(missing_ok=True)
     _write_json(handoff_folder(home, epoch) / GUARD_FILE,
                 {"distributor": config.distributor} | guard.summary())
     return guard
