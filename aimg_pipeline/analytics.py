@@ -46,6 +46,7 @@ TOKEN_COLUMNS: dict[str, tuple[str, ...]] = {
     "epoch_emissions": ("amount",),
     "allocations": ("amount",),
     "claims": ("cumulative_amount",),
+    "recipients": ("amount",),
     "distributions": ("total",),
     "swaps": ("amount0_in", "amount1_in", "amount0_out", "amount1_out"),
     "syncs": ("reserve0", "reserve1"),

@@ -93,6 +93,10 @@ TABLES: dict[str, tuple[pa.Schema, tuple[str, ...]]] = {
         ("epoch", _I), ("channel", _S), ("pool", _S), ("account", _S), ("weight", _S),
         ("amount", _S), ("reason", _S),
     ]), ("weight", "amount")),
+    "recipients": (pa.schema([
+        ("epoch", _I), ("account", _S), ("amount", _S), ("is_contract", _B),
+        ("code_kind", _S), ("code_hash", _S),
+    ]), ("amount",)),
     "claims": (pa.schema([
         ("epoch", _I), ("account", _S), ("cumulative_amount", _S),
     ]), ("cumulative_amount",)),

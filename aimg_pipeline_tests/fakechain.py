@@ -43,6 +43,8 @@ class FakeChain:
         default_factory=dict)
     # (lowercase address, calldata) whose eth_call reverts ({"code": 3, "execution reverted"})
     reverting: set[tuple[str, str]] = field(default_factory=set)
+    # eth_getCode answers by lowercase address; "0x" (an EOA) for every other address
+    code: dict[str, str] = field(default_factory=dict)
 
     def add_block(self, timestamp: int) -> int:
         number = len(self.blocks)
@@ -141,6 +143,8 @@ class FakeChain:
             return self._block(params[0])
         if method == "eth_getLogs":
             return self._logs(params[0])
+        if method == "eth_getCode":
+            return self.code.get(params[0].lower(), "0x")
         raise KeyError(method)
 
     def serve(self) -> Server:

@@ -7,12 +7,13 @@ from aimg_pipeline.defs.partitions import (
     epochs_of,
     needs_previous_epoch,
 )
-from aimg_pipeline.defs.resources import AimgSettings
+from aimg_pipeline.defs.resources import AimgSettings, ChainResource
 from aimg_pipeline.defs.tables import column_schema
 from aimg_pipeline.lib.policy import CHANNELS
 from aimg_pipeline.rewards.allocations import write_allocations
 from aimg_pipeline.rewards.claims import write_claims
 from aimg_pipeline.rewards.emissions import write_emissions
+from aimg_pipeline.rewards.recipients import contracts_above, write_recipients
 from aimg_pipeline.rewards.swings import epoch_swings
 
 _COMMON = dict(
@@ -107,3 +108,39 @@ def claims(context: dg.AssetExecutionContext, settings: AimgSettings) -> dg.Mate
     return dg.MaterializeResult(metadata={
         "accounts": len(result), "total": aimg_text(sum(result.values())),
     })
+
+
+@dg.asset(
+    **{**_COMMON, "kinds": {"python", "parquet", "ethereum"}}, deps=[allocations],
+    metadata=column_schema("recipients"),
+    check_specs=[dg.AssetCheckSpec(
+        "no_unredirected_contracts", asset=["rewards", "recipients"],
+        partitions_def=epoch_partitions,
+        description="Warns when a contract (code at the epoch's last block, not an EIP-7702 "
+        "delegated EOA) received more than deployment.contract_warning_bps of the emission: "
+        "a contract usually cannot claim, so its share is stranded.")],
+    description="Every account with an allocation this epoch, classified by its code at the "
+    "epoch's last block (eth_getCode, batched; contracts remembered across epochs): eoa, "
+    "delegated_eoa or contract, with the code hash and the amount received.",
+)
+def recipients(context: dg.AssetExecutionContext, settings: AimgSettings,
+               chain: ChainResource):
+    config, warehouse, client = settings.config(), settings.warehouse(), chain.client()
+    epochs = epochs_of(context, settings)
+    flagged: dict[int, list[tuple[str, int]]] = {}
+    for epoch in epochs:
+        counts = write_recipients(warehouse, client, epoch)
+        emission = sum(int(v) for v in warehouse.read("epoch_emissions", epoch,
+                                                      ["amount"])["amount"].to_pylist())
+        flagged[epoch] = contracts_above(warehouse, epoch, emission,
+                                         config.contract_warning_bps)
+    yield dg.MaterializeResult(metadata={
+        "epoch": epochs[-1], **{f"{kind}_recipients": n for kind, n in sorted(counts.items())},
+    })
+    found = [f"epoch {e}: {a} received {aimg_text(v)}" for e, rows in flagged.items()
+             for a, v in rows]
+    yield dg.AssetCheckResult(
+        check_name="no_unredirected_contracts", passed=not found,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={"threshold_bps": config.contract_warning_bps,
+                  "contracts": "\n".join(found) if found else "none"})

@@ -69,7 +69,12 @@ COLUMNS: dict[str, str] = {
     "staked_aimg": f"total_assets valued in $AIMG wei, {_EXACT}",
     "lp_token_seconds": f"the LP's balance-seconds of the LP token, {_EXACT}",
     "merkle_root": "root of the published Merkle tree", "total": f"claims total (wei), {_EXACT}",
-    "account_count": "claimants", "artifact_path": "published folder",
+    "account_count": "claimants",
+    "is_contract": "the account had contract code at the epoch's last block (an EIP-7702 "
+    "delegated EOA is not a contract)",
+    "code_kind": "'eoa', 'delegated_eoa' (EIP-7702 0xef0100 code) or 'contract'",
+    "code_hash": "keccak256 of the account's code at the epoch's last block; NULL for none",
+    "artifact_path": "published folder",
     "republished": "whether the epoch was republished",
 }
 

@@ -8,7 +8,8 @@ the exact field path (``policy[1].channel_bps: sums to 9000, expected 10000``).
 
 Documented defaults (the only ones): ``excluded_addresses = []`` (top level and per policy
 version), ``deployment.chain_id`` absent, ``deployment.max_total_emission`` absent,
-``deployment.max_top_up`` absent (no limit), ``deployment.start_block = 0``,
+``deployment.max_top_up`` absent (no limit), ``deployment.contract_warning_bps = 100``
+(a contract receiving over 1 % of an epoch is warned about), ``deployment.start_block = 0``,
 ``deployment.confirmations = 12``,
 ``registry.distributor`` absent. A policy version's ``agent_weight_bps`` names the agents in
 force (a non-empty subset of the registry's); its ``vault_weight_bps`` then lists ``aimg``
@@ -49,6 +50,7 @@ MAX_TIMESTAMP = 253_402_300_799
 
 
 DEFAULT_CONFIRMATIONS = 12
+DEFAULT_CONTRACT_WARNING_BPS = 100  # 1 %: see rewards/recipients.py
 
 
 _ADDRESS_RE = re.compile(r"\A0x[0-9a-fA-F]{40}\Z")
@@ -383,7 +385,8 @@ def _parse(doc: dict) -> Config:
         top["deployment"],
         "deployment",
         ("name", "genesis", "epoch_seconds", "initial_emission"),
-        ("chain_id", "max_total_emission", "start_block", "confirmations", "max_top_up"),
+        ("chain_id", "max_total_emission", "start_block", "confirmations", "max_top_up",
+         "contract_warning_bps"),
     )
     name = _str(d["name"], "deployment.name")
     chain_id = _int(d["chain_id"], "deployment.chain_id", 1) if "chain_id" in d else None
@@ -411,6 +414,8 @@ def _parse(doc: dict) -> Config:
     # The hand-off's limit (issue 18): outside the hashed context, it changes no amount owed.
     max_top_up = (_amount(d["max_top_up"], "deployment.max_top_up") if "max_top_up" in d
                   else None)
+    contract_warning_bps = _int(d.get("contract_warning_bps", DEFAULT_CONTRACT_WARNING_BPS),
+                                "deployment.contract_warning_bps", 0, 10_000)
     start_block = _int(d.get("start_block", 0), "deployment.start_block", 0)
     confirmations = _int(
         d.get("confirmations", DEFAULT_CONFIRMATIONS), "deployment.confirmations", 0
@@ -465,6 +470,7 @@ def _parse(doc: dict) -> Config:
         initial_emission=initial,
         max_total_emission=max_total,
         max_top_up=max_top_up,
+        contract_warning_bps=contract_warning_bps,
         start_block=start_block,
         confirmations=confirmations,
         treasury=treasury,

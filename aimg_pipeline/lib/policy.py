@@ -101,6 +101,7 @@ class Config:
     initial_emission: int
     max_total_emission: int | None
     max_top_up: int | None  # the most one epoch's hand-off may transfer to the distributor
+    contract_warning_bps: int  # a contract receiving more of an epoch's emission is warned
     start_block: int
     confirmations: int
     treasury: str

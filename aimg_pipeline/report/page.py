@@ -50,6 +50,7 @@ from aimg_pipeline.report.yields import (
     token_label,
     vault_label,
 )
+from aimg_pipeline.warehouse import Warehouse
 
 
 def _table(header: list[str], rows: list[list[str]], numeric_from: int = 1,
@@ -162,6 +163,38 @@ def _yield_section(home: Path, epoch: int, config: Config | None) -> str:
         parts.append(_img(plot_vault_apr(charted_vaults(history), history.epochs),
                           "vault emission APR"))
     return head + "".join(parts) + "</section>"
+
+
+def _contracts_section(home: Path, epoch: int, config: Config | None) -> str:
+    """Amounts paid to contracts (the warehouse's ``recipients``): the share of every
+    channel, and the largest contract recipients."""
+    warehouse = Warehouse(home)
+    head = "<section><h2>Paid to contracts</h2>"
+    if not warehouse.has("recipients", epoch):
+        return f"{head}<p class='note'>rewards/recipients was not materialized.</p></section>"
+    recipients = warehouse.read("recipients", epoch, ["account", "amount", "code_kind"])
+    kind = dict(zip(recipients["account"].to_pylist(), recipients["code_kind"].to_pylist(),
+                    strict=True))
+    allocations = warehouse.read("allocations", epoch, ["channel", "account", "amount"])
+    by_channel: dict[str, list[int]] = {}
+    for channel, account, amount in zip(*(allocations[c].to_pylist() for c in
+                                          ("channel", "account", "amount")), strict=True):
+        totals = by_channel.setdefault(channel, [0, 0])
+        totals[0] += int(amount)
+        totals[1] += int(amount) if kind.get(account.lower()) == "contract" else 0
+    rows = [[html.escape(c), aimg(t[1]), percent(t[1], t[0]) if t[0] else "–"]
+            for c, t in sorted(by_channel.items())]
+    top = sorted(((int(v), a) for a, v, k in zip(*(recipients[c].to_pylist() for c in (
+        "account", "amount", "code_kind")), strict=True) if k == "contract"), reverse=True)[:10]
+    names = names_of(config)
+    top_rows = [[f"<code>{a}</code> {html.escape(names.get(a, ('', ''))[0])}", aimg(v)]
+                for v, a in top]
+    return (f"{head}<p class='note'>A contract (code at the epoch's last block; an EIP-7702 "
+            "delegated EOA counts as a person) usually cannot call claim: what it receives "
+            "is stranded unless redirected.</p>"
+            + _table(["channel", "to contracts (AIMG)", "of the channel"], rows)
+            + (_table(["contract", "received (AIMG)"], top_rows) if top_rows
+               else "<p>No contract received anything this epoch.</p>") + "</section>")
 
 
 def _handoff_section(home: Path, epoch: int) -> str:
@@ -331,6 +364,7 @@ def render(root: Path, epoch: int, config: Config | None = None,
         f"<section><h2>Epoch over epoch</h2>{_img(plot_trends(history), 'trends')}"
         + (_table(["", f"epoch {epoch - 1}", f"epoch {epoch}", "change"], eoe_rows)
            if eoe_rows else "<p>First epoch: nothing to compare with.</p>") + "</section>",
+        _contracts_section(home, epoch, config),
         _handoff_section(home, epoch),
         _yield_section(home, epoch, config),
     ]
