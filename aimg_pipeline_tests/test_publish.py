@@ -121,8 +121,9 @@ def test_manifest_records_everything_spec_7_asks_for() -> None:
     assert files == build_files(release(0))  # byte-for-byte reproducible
 
 
-def test_published_files_are_read_only_whatever_the_umask(tmp_path: Path) -> None:
-    old = os.umask(0)
+@pytest.mark.parametrize("umask", [0, 0o077])  # nothing world-writable; all readable
+def test_published_files_are_read_only_whatever_the_umask(tmp_path: Path, umask: int) -> None:
+    old = os.umask(umask)
     try:
         result = publish(tmp_path, 0, build_files(release(0)))
     finally:

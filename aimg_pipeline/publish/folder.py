@@ -138,7 +138,8 @@ def _write_file(folder: Path, name: str, data: bytes | Artifact) -> None:
     spooled artifact on this filesystem is linked into place rather than copied."""
     path = folder / name
     if not path.parent.is_dir():
-        path.parent.mkdir(mode=FOLDER_MODE)
+        path.parent.mkdir()
+        os.chmod(path.parent, FOLDER_MODE)  # whatever the umask: every signer reads it
     if isinstance(data, Artifact) and data.link_to(path):
         with open(path, "rb") as handle:
             os.fsync(handle.fileno())
