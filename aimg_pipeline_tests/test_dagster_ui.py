@@ -163,9 +163,10 @@ def test_graphql_shows_the_asset_graph_and_epoch_partitions(ui) -> None:
         "raw/raw_logs", "decoded/position_changes", "decoded/votes", "decoded/contributions",
         "decoded/quarantine", "snapshots/position_snapshots", "rewards/epoch_emissions",
         "rewards/allocations", "rewards/claims", "publish/distribution", "decoded/swaps",
-        "decoded/syncs", "yield/pool_yield", "yield/vault_yield", "yield/lp_earnings"}
+        "decoded/syncs", "yield/pool_yield", "yield/vault_yield", "yield/lp_earnings",
+        "rewards/recipients", "handoff/onchain_guard", "handoff/safe_tx"}
     assert {n["groupName"] for n in nodes.values()} == {
-        "raw", "decoded", "snapshots", "rewards", "yield", "publish"}
+        "raw", "decoded", "snapshots", "rewards", "yield", "publish", "handoff"}
     keys = nodes["publish/distribution"]["partitionKeys"]
     assert keys == ui["keys"]  # in epoch order, e.g. "00000_2026-01-01T00:00Z"
     assert keys[0] == "00000_2026-01-01T00:00Z"
