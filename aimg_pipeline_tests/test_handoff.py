@@ -258,6 +258,13 @@ def test_the_demo_hands_off_every_epoch(demo: dict[str, Any]) -> None:
         assert batch["transactions"][0]["contractInputsValues"] == {
             "root": manifest["merkle_root"]}
         assert len(batch["transactions"]) == (2 if int(guard["top_up"]) else 1)
+        report = (home / "reports" / f"epoch-{epoch:05d}.html").read_text()
+        section = report[report.index("<h2>Hand-off</h2>"):]
+        section = section[:section.index("</section>")]
+        for text in ("passed (pending)", f"<code>{guard['root_on_chain_before']}</code>",
+                     f"<code>{manifest['merkle_root']}</code>", f"({guard['top_up']} wei)",
+                     f"{guard['claimed_accounts']:,} of {guard['accounts']:,}"):
+            assert text in section, text
 
 
 def test_in_dagster_the_guard_blocks_and_set_root_sends_the_batch(

@@ -97,6 +97,7 @@ def test_recipients_are_classified_and_contracts_remembered(tmp_path: Path) -> N
 
 def test_the_demo_recipients_match_the_chain(demo: dict[str, Any]) -> None:
     warehouse = Warehouse(demo["home"])
+    contracts: set[str] = set()
     w3 = Web3(Web3.HTTPProvider(demo["chain"].url))
     for epoch in demo["epochs"]:
         block = warehouse.read_rows("epochs", epoch)[0]["last_block"]
@@ -109,9 +110,15 @@ def test_the_demo_recipients_match_the_chain(demo: dict[str, Any]) -> None:
         assert {r["account"]: int(r["amount"]) for r in rows} == {
             a: v for a, v in expected.items() if v}
         for row in rows:
+            contracts.update([row["account"]] if row["is_contract"] else [])
             code = bytes(w3.eth.get_code(Web3.to_checksum_address(row["account"]), block))
             assert row["is_contract"] == (len(code) > 0 and not (
                 len(code) == 23 and code[:3] == b"\xef\x01\x00")), row
     checks = [c for r in demo["results"] for c in r.get_asset_check_evaluations()
               if c.check_name == "no_unredirected_contracts"]
     assert len(checks) == len(demo["epochs"])
+    assert all(c.passed for c in checks) == (not contracts)  # the demo pays no contract...
+    last = (demo["home"] / "reports" / f"epoch-{demo['epochs'][-1]:05d}.html").read_text()
+    section = last[last.index("<h2>Paid to contracts</h2>"):]
+    section = section[:section.index("</section>")]
+    assert "<td class=''>staking</td>" in section  # ...and the report says so per channel
