@@ -292,6 +292,22 @@ def test_defaults() -> None:
     assert cfg.excluded_addresses == frozenset()
     assert cfg.chain_id is None and cfg.max_total_emission is None and cfg.distributor is None
     assert (cfg.start_block, cfg.confirmations) == (0, 12)
+    assert (cfg.max_top_up, cfg.contract_warning_bps) == (None, 100)
+
+
+def test_hand_off_keys() -> None:
+    """Issue 18/19: ``max_top_up`` (wei, a decimal string like every amount) and
+    ``contract_warning_bps`` (0..10000); neither changes the policy hash (they move no
+    money)."""
+    line = "confirmations = 3\n"
+    cfg = parse_config(mutate(line, line + 'max_top_up = "12"\ncontract_warning_bps = 250\n'))
+    assert (cfg.max_top_up, cfg.contract_warning_bps) == (12, 250)
+    assert [p.digest for p in cfg.policies] == [
+        p.digest for p in parse_config(VALID).policies]
+    fails(mutate(line, line + "contract_warning_bps = 10001\n"),
+          "deployment.contract_warning_bps")
+    fails(mutate(line, line + 'max_top_up = "-1"\n'), "deployment.max_top_up")
+    fails(mutate(line, line + "max_top_up = 1.5\n"), "deployment.max_top_up")
 
 
 def test_helpers() -> None:
