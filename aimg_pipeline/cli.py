@@ -1,4 +1,5 @@
-"""``aimg``: the operator's command line (demo, dev UI, materialize, verify, report)."""
+"""``aimg``: the operator's command line (demo, dev UI, materialize, verify, proofs and the
+claims server, the hand-off, report)."""
 
 from __future__ import annotations
 
