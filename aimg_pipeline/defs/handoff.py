@@ -6,7 +6,7 @@ import dagster as dg
 from aimg_pipeline.defs.partitions import epoch_partitions, epochs_of
 from aimg_pipeline.defs.resources import AimgSettings, ChainResource
 from aimg_pipeline.defs.rewards import aimg_text
-from aimg_pipeline.handoff.epoch import SAFE_TX_FILE, guard_epoch, handoff_folder, write_safe_tx
+from aimg_pipeline.handoff.epoch import SAFE_TX_FILE, guard_epochs, handoff_folder, write_safe_tx
 
 GUARD = ["handoff", "onchain_guard"]
 CHECKS = {
@@ -42,7 +42,7 @@ def onchain_guard(context: dg.AssetExecutionContext, settings: AimgSettings,
                                       metadata={"note": "no registry.distributor"})
         return
     client, warehouse = chain.client(), settings.warehouse()
-    guards = [guard_epoch(config, warehouse, client, settings.home_path, e) for e in epochs]
+    guards = guard_epochs(config, warehouse, client, settings.home_path, epochs)
     for guard in guards:
         context.log.info(f"epoch {guard.epoch}: root on chain {guard.root_on_chain} "
                          f"({guard.state}), top-up {guard.top_up} wei")

@@ -44,27 +44,31 @@ def _write_json(path: Path, value: Any) -> None:
     os.replace(temporary, path)
 
 
-def guard_epoch(config: Config, warehouse: Warehouse, client: ChainClient, home: Path,
-                epoch: int) -> Guard:
-    """Read the registry's distributor at the chain's final block, assess the epoch's
-    published claims against it, and write ``guard.json``."""
+def guard_epochs(config: Config, warehouse: Warehouse, client: ChainClient, home: Path,
+                 epochs: list[int]) -> list[Guard]:
+    """Read the registry's distributor at the chain's final block (the published roots and
+    that block read once for all ``epochs``), assess each epoch's published claims against
+    it, and write each epoch's ``guard.json``."""
     assert config.distributor is not None
     roots = published_roots(Path(home) / "published")
-    if epoch not in roots:
-        raise ValueError(f"epoch {epoch} is not published under {Path(home) / 'published'}")
-    table = warehouse.read("claims", epoch, ["account", "cumulative_amount"])
-    accounts = table.column("account").to_pylist()
-    amounts = [int(v) for v in table.column("cumulative_amount").to_pylist()]
+    if missing := [e for e in epochs if e not in roots]:
+        raise ValueError(f"epoch {missing[0]} is not published under {Path(home) / 'published'}")
     block = client.final_block(config.confirmations).number
-    state = read_distributor(client, config.distributor, config.aimg_token, accounts, block)
-    guard = assess(epoch, roots, state.root, block, list(zip(accounts, amounts, strict=True)),
-                   state.claimed, state.balance, config.max_top_up)
-    # the batch of an earlier guard run is stale now: only safe_tx, after this guard's
-    # checks passed, may write one again
-    (handoff_folder(home, epoch) / SAFE_TX_FILE).unlink(missing_ok=True)
-    _write_json(handoff_folder(home, epoch) / GUARD_FILE,
-                {"distributor": config.distributor} | guard.summary())
-    return guard
+    guards = []
+    for epoch in epochs:
+        table = warehouse.read("claims", epoch, ["account", "cumulative_amount"])
+        accounts = table.column("account").to_pylist()
+        amounts = [int(v) for v in table.column("cumulative_amount").to_pylist()]
+        state = read_distributor(client, config.distributor, config.aimg_token, accounts, block)
+        guard = assess(epoch, roots, state.root, block, list(zip(accounts, amounts, strict=True)),
+                       state.claimed, state.balance, config.max_top_up)
+        # the batch of an earlier guard run is stale now: only safe_tx, after this guard's
+        # checks passed, may write one again
+        (handoff_folder(home, epoch) / SAFE_TX_FILE).unlink(missing_ok=True)
+        _write_json(handoff_folder(home, epoch) / GUARD_FILE,
+                    {"distributor": config.distributor} | guard.summary())
+        guards.append(guard)
+    return guards
 
 
 def write_safe_tx(config: Config, home: Path, epoch: int, chain_id: int) -> dict[str, Any] | None:

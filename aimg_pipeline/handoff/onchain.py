@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from aimg_pipeline.ingest.chain import ChainClient, ChainError, abi_uint
 
 MERKLE_ROOT, CLAIMED, BALANCE_OF = "0x2eb4a7ab", "0xc884ef83", "0x70a08231"
-SET_ROOT, TRANSFER = "0xdab5f340", "0xa9059cbb"
 
 
 def _word(address: str) -> str:
@@ -51,12 +50,3 @@ def read_distributor(client: ChainClient, distributor: str, token: str,
     return DistributorState(block=block, root=f"0x{words[0]:064x}", balance=words[1],
                             claimed=words[2:])
 
-
-def set_root_data(root: str) -> str:
-    """Calldata of ``setRoot(root)``."""
-    return SET_ROOT + root[2:].lower().rjust(64, "0")
-
-
-def transfer_data(to: str, amount: int) -> str:
-    """Calldata of ERC-20 ``transfer(to, amount)``."""
-    return TRANSFER + _word(to) + f"{amount:064x}"

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,6 +52,26 @@ def _read_manifest(path: Path) -> dict[str, Any]:
 def _plain_name(name: object) -> bool:
     return isinstance(name, str) and ("/" not in name and name not in ("", ".", "..")
                                       or _SHARD.match(name) is not None)
+
+
+def _read_claims_file(path: Path, hasher: Hasher, sink: Sink, restart: Callable[[], Sink],
+                      strange: Callable[[], bool] = lambda: False) -> ClaimsTop:
+    """A claims file (claims.json or a proof shard) into ``sink``, block by block, through
+    the published layout's reader; when the file is not in that layout, or ``strange()``
+    after a block (a proof element that is not hex: the general reader judges what the file
+    says there), read again from the top by the general reader into ``restart()``'s sink."""
+    try:
+        claims = ahead(lambda: canonical_claims(path, hasher))
+        while True:
+            try:
+                sink(next(claims))
+            except StopIteration as done:
+                return done.value
+            if strange():
+                claims.close()
+                raise NotCanonical
+    except NotCanonical:
+        return read_claims(path, hasher, restart())
 
 
 @dataclass
@@ -304,23 +325,16 @@ class Verification:
                 return ClaimCheck(dump, index, rebuilt)
             return None
 
-        try:
+        check = fresh()
+
+        def restart() -> Sink:
+            nonlocal check
             check = fresh()
-            sink: Sink = check or spelling
-            try:
-                claims = ahead(lambda: canonical_claims(path, hasher))
-                while True:
-                    try:
-                        sink(next(claims))
-                    except StopIteration as done:
-                        top = done.value
-                        break
-                    if check is not None and check.strange:
-                        claims.close()  # a proof element that is not hex: the general reader
-                        raise NotCanonical  # judges what the file says there
-            except NotCanonical:  # not the published layout: the general reader, from the top
-                check = fresh()
-                top = read_claims(path, hasher, check or spelling)
+            return check or spelling
+
+        try:
+            top = _read_claims_file(path, hasher, check or spelling, restart,
+                                    lambda: check is not None and check.strange)
         except (Malformed, OSError) as exc:
             self.fail(f"{CLAIMS_FILE} is not a valid claims file: {exc}")
             return None
@@ -416,19 +430,15 @@ class Verification:
             path = self.folder / name
             if not path.is_file():
                 continue  # reported as missing with the hashes
-            rows: list[ClaimRows] = []
+            rows: list[ClaimRows] = []  # all read before any is checked: a restart of the
+            # reader must not feed the shared check twice
+
+            def restart(rows: list[ClaimRows] = rows) -> Sink:
+                rows.clear()
+                return rows.append
+
             try:
-                try:
-                    reader = canonical_claims(path, hasher)
-                    while True:
-                        try:
-                            rows.append(next(reader))
-                        except StopIteration as done:
-                            top = done.value
-                            break
-                except NotCanonical:
-                    rows = []
-                    top = read_claims(path, hasher, rows.append)
+                top = _read_claims_file(path, hasher, rows.append, restart)
             except (Malformed, OSError) as exc:
                 self.fail(f"{name} is not a valid claims file: {exc}")
                 continue
