@@ -91,7 +91,7 @@ TABLES: dict[str, tuple[pa.Schema, tuple[str, ...]]] = {
     ]), ("amount",)),
     "allocations": (pa.schema([
         ("epoch", _I), ("channel", _S), ("pool", _S), ("account", _S), ("weight", _S),
-        ("amount", _S), ("reason", _S),
+        ("amount", _S), ("reason", _S), ("via", _S),
     ]), ("weight", "amount")),
     "recipients": (pa.schema([
         ("epoch", _I), ("account", _S), ("amount", _S), ("is_contract", _B),

@@ -130,7 +130,7 @@ def test_the_batch_is_what_the_transaction_builder_imports(tmp_path: Path) -> No
 
 
 def release(epoch: int, claims: dict[str, int]) -> EpochRelease:
-    rows = [("staking", "0x" + "0d" * 20, a, v, v, "earned") for a, v in claims.items()]
+    rows = [("staking", "0x" + "0d" * 20, a, v, v, "earned", None) for a, v in claims.items()]
     return EpochRelease(
         epoch=epoch, window_start=1_000 + epoch, window_end=2_000 + epoch,
         blocks={"first_block": 0}, policy_version="v1", policy_hash="ab" * 32,

@@ -33,7 +33,7 @@ def release(n: int, seed: int = 18) -> EpochRelease:
     each, amounts up to 2^100."""
     rng = random.Random(seed)
     claims = {"0x" + rng.randbytes(20).hex(): rng.getrandbits(100) + 1 for _ in range(n)}
-    rows = [("staking", "0x" + "0d" * 20, a, v, v, "earned") for a, v in claims.items()]
+    rows = [("staking", "0x" + "0d" * 20, a, v, v, "earned", None) for a, v in claims.items()]
     return EpochRelease(
         epoch=0, window_start=1_000, window_end=2_000, blocks={"first_block": 0},
         policy_version="v1", policy_hash="ab" * 32, code_version="0.1.0",

@@ -40,13 +40,13 @@ REPO = Path(__file__).resolve().parents[1]
 def release(epoch: int, claims: dict[str, int] | None = None, **changes: Any) -> EpochRelease:
     """Epoch 0 or 1 of the hand-worked example (see the module docstring)."""
     if epoch == 0:
-        allocations = [("staking", VAULT, A, 6, 60, "earned"),
-                       ("governance", "atlas", B, 4, 40, "earned")]
+        allocations = [("staking", VAULT, A, 6, 60, "earned", None),
+                       ("governance", "atlas", B, 4, 40, "earned", None)]
         by_channel, emission, default_claims = {"staking": 60, "governance": 40}, 100, {
             A: 60, B: 40}
     else:
-        allocations = [("staking", VAULT, A, 5, 50, "earned"),
-                       ("governance", "atlas", C, 4, 40, "earned")]
+        allocations = [("staking", VAULT, A, 5, 50, "earned", None),
+                       ("governance", "atlas", C, 4, 40, "earned", None)]
         by_channel, emission, default_claims = {"staking": 50, "governance": 40}, 90, {
             A: 110, B: 40, C: 40}
     fields = dict(
@@ -68,8 +68,8 @@ def release(epoch: int, claims: dict[str, int] | None = None, **changes: Any) ->
 def shifted(a_amount: int) -> EpochRelease:
     """Epoch 0 with A getting ``a_amount`` and B the rest of the 100 wei (a policy fix)."""
     return release(0, claims={A: a_amount, B: 100 - a_amount},
-                   allocations=[("staking", VAULT, A, 6, a_amount, "earned"),
-                                ("governance", "atlas", B, 4, 100 - a_amount, "earned")],
+                   allocations=[("staking", VAULT, A, 6, a_amount, "earned", None),
+                                ("governance", "atlas", B, 4, 100 - a_amount, "earned", None)],
                    by_channel={"staking": a_amount, "governance": 100 - a_amount})
 
 

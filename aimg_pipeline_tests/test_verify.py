@@ -98,7 +98,7 @@ def releases(n: int, seed: int = 5) -> list[EpochRelease]:
         for account in members:
             for channel in ("staking", "liquidity"):
                 amount = rng.getrandbits(rng.choice((8, 70, 90)))
-                rows.append((channel, rng.choice(pools), account, amount, amount, "earned"))
+                rows.append((channel, rng.choice(pools), account, amount, amount, "earned", None))
                 claims[account] = claims.get(account, 0) + amount
         by_channel: dict[str, int] = {}
         for row in rows:

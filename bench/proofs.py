@@ -42,7 +42,7 @@ def publish_synthetic(home: Path, n: int, seed: int) -> list[str]:
     folder = home / "published" / "epoch-00000"
     if not (folder / "manifest.json").is_file():
         claims = {a: rng.getrandbits(100) + 1 for a in accounts}
-        rows = [("staking", "0x" + "0d" * 20, a, v, v, "earned") for a, v in claims.items()]
+        rows = [("staking", "0x" + "0d" * 20, a, v, v, "earned", None) for a, v in claims.items()]
         release = EpochRelease(
             epoch=0, window_start=1_000, window_end=2_000, blocks={"first_block": 0},
             policy_version="v1", policy_hash="ab" * 32, code_version="bench",

@@ -43,7 +43,7 @@ checked AS (
             WHEN NOT data_ok THEN 'data is not a whole number of 32-byte hex words'
             WHEN NOT topics_ok THEN 'a topic is not 32 bytes of hex'
             -- which contracts may emit what
-            WHEN event = 'Transfer' AND source_kind NOT IN ('vault', 'pool')
+            WHEN event = 'Transfer' AND source_kind NOT IN ('vault', 'pool', 'wrapper')
                 THEN 'Transfer from a contract that is not a position token'
             WHEN event IN ('Mint', 'Burn', 'Swap', 'Sync') AND source_kind <> 'pool'
                 THEN event || ' from a contract that is not a pool'

@@ -86,7 +86,8 @@ def decode_epoch(config: Config, warehouse: Warehouse, epoch: int) -> DecodeResu
                 THEN transaction_hash END AS transaction_hash,
             CASE WHEN reason IS NOT NULL THEN topic0 END AS topic0
         FROM ({(SQL_DIR / "classify_logs.sql").read_text()})"""
-    position = sources.filter(pc.is_in(sources["source_kind"], pa.array(["vault", "pool"])))
+    position = sources.filter(pc.is_in(sources["source_kind"],
+                                       pa.array(["vault", "pool", "wrapper"])))
     tokens = PositionTokens(*(position[c].combine_chunks()
                               for c in ("address", "name", "source_kind")))
     con.register("empty_logs", pa.schema(

@@ -8,7 +8,7 @@ decodes them, and hands every other log back for ``classify_logs.sql``.
 
 A *clean Transfer* is a raw log with
 
-* ``topic0`` the Transfer topic and ``address`` a position token (vault or pool),
+* ``topic0`` the Transfer topic and ``address`` a position token (vault, pool or wrapper),
 * ``topic1`` and ``topic2`` each ``0x`` + 24 zeros + 40 lowercase hex digits, ``topic3`` NULL,
 * ``data`` ``0x`` + 32 zeros + 32 lowercase hex digits (one word, amount below 2^128).
 
@@ -58,7 +58,7 @@ _DICTIONARY = ["address", "topic0"]  # few distinct values: read, matched once p
 
 @dataclass(frozen=True)
 class PositionTokens:
-    """The position tokens (vaults and pools) by address, as classify_logs' ``sources``."""
+    """The position tokens (vaults, pools, wrappers) by address, as classify_logs' ``sources``."""
 
     addresses: pa.Array
     names: pa.Array

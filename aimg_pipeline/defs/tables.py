@@ -24,7 +24,8 @@ COLUMNS: dict[str, str] = {
     "pool": "token address (vault or pool); in allocations the sub-pool key: vault/pool "
             "address, agent name or 'contribution'",
     "pool_name": "registry name ('aimg', an agent's name, or a pool's name)",
-    "token_kind": "'vault' (staking shares) or 'pool' (LP token)",
+    "token_kind": "'vault' (staking shares), 'pool' (LP token) or 'wrapper' (a holders "
+                  "redirect's token)",
     "account": "holder or recipient (lowercase address)",
     "delta": f"balance change, {_EXACT}, signed", "opening_balance": f"balance at the "
     f"window's start, {_EXACT}", "closing_balance": f"balance at the window's end, {_EXACT}",
@@ -42,6 +43,8 @@ COLUMNS: dict[str, str] = {
     "reserve1": f"token1 reserve (Sync; in pool_yield at the window's end), {_EXACT}",
     "reason": "allocations: 'earned' or 'unallocated' (to the treasury); quarantine: why "
               "the log could not be used",
+    "via": "allocations: the contract a redirect moved this amount from (NULL: paid as "
+           "earned); the row's weight is then its weight in the pass-through split",
     "channel": "staking, governance, subdao, liquidity or contribution",
     "amount": f"wei of $AIMG, {_EXACT}", "policy_version": "policy version in force",
     "cumulative_amount": f"everything allocated to the account through this epoch (wei), "

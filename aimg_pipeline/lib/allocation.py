@@ -66,6 +66,13 @@ def split(pool: SubPool, weights: Sequence[int]) -> list[int] | None:
     """
     if not pool.amount:
         return []
+    return pass_through(pool.amount, weights)
+
+
+def pass_through(amount: int, weights: Sequence[int]) -> list[int] | None:
+    """A redirected row's amount split over a wrapper's eligible holders' weights (their
+    balance-seconds of its token, accounts ascending), exactly as SPEC 6.1; ``None`` when
+    no holder is eligible (the amount then goes to the treasury, ``unallocated``)."""
     if not weights:
         return None
-    return apportion_in_order(pool.amount, weights)
+    return apportion_in_order(amount, weights)

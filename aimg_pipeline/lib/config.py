@@ -39,6 +39,7 @@ from aimg_pipeline.lib.policy import (
     Config,
     PolicyVersion,
     Pool,
+    Redirect,
 )
 
 MAX_AMOUNT = 2**128  # amounts must be < 2**128 (exclusive)
@@ -280,10 +281,13 @@ def _registry_entry(agent: Agent) -> dict[str, Any]:
 
 
 def _parse_policies(
-    value: object, agents: tuple[Agent, ...], aimg_vault: str, context: Mapping[str, Any]
+    value: object, agents: tuple[Agent, ...], aimg_vault: str, context: Mapping[str, Any],
+    registry_addresses: Mapping[str, str],
 ) -> tuple[PolicyVersion, ...]:
     """The policy versions; each one's hash covers ``context`` (everything outside the
-    versions that moves money) and the registry entries of the agents it puts in force."""
+    versions that moves money) and the registry entries of the agents it puts in force.
+    ``registry_addresses``: address -> the field that names it (a redirect's token must be
+    none of them)."""
     by_name = {a.name: a for a in agents}
     out: list[PolicyVersion] = []
     versions: dict[str, int] = {}
@@ -303,7 +307,7 @@ def _parse_policies(
                 "vault_weight_bps",
                 "pool_weight_bps",
             ),
-            ("excluded_addresses",),
+            ("excluded_addresses", "redirects"),
         )
         version = _str(t["version"], f"{path}.version")
         if version in versions:
@@ -347,6 +351,10 @@ def _parse_policies(
         pool_w = _bps_table(
             t["pool_weight_bps"], f"{path}.pool_weight_bps", pool_addr.keys(), "pool"
         )
+        never_earn = ({ZERO_ADDRESS} | context["excluded_addresses"] | excluded
+                      | set(vault_addr.values()) | set(pool_addr.values()))
+        redirects = _parse_redirects(t.get("redirects", []), f"{path}.redirects", never_earn,
+                                     registry_addresses)
         fields: dict[str, Any] = {
             "version": version,
             "effective_from_epoch": start,
@@ -359,10 +367,70 @@ def _parse_policies(
             "vault_weight_bps": {vault_addr[n]: w for n, w in vault_w.items()},
             "pool_weight_bps": {pool_addr[n]: w for n, w in pool_w.items()},
         }
-        document = {**context, "policy": fields,
+        hashed = dict(fields)
+        if redirects:  # a version without redirects keeps the hash it had before they existed
+            hashed["redirects"] = [{"from": r.source, "to": r.to, "token": r.token}
+                                   for r in redirects.values()]
+        document = {**context, "policy": hashed,
                     "agents": [_registry_entry(a) for a in in_force]}
-        out.append(PolicyVersion(**fields, digest=_policy_digest(document)))
+        out.append(PolicyVersion(**fields, redirects=redirects, digest=_policy_digest(document)))
     return tuple(out)
+
+
+def _parse_redirects(value: object, path: str, never_earn: set[str],
+                     registry_addresses: Mapping[str, str]) -> dict[str, Redirect]:
+    """A version's redirects, source -> redirect, in the file's order.
+
+    ``{from, to}`` or ``{from, mode = "holders", token}``. Refused: a source that never earns
+    (excluded, a vault or pool) or appears twice; a beneficiary that never earns; a token
+    that is one of the registry's contracts (it would earn or be read twice); and a
+    beneficiary that is itself redirected — a chain or a cycle, named hop by hop, because
+    the pipeline applies one hop and the config must say where the money ends.
+    """
+    out: dict[str, Redirect] = {}
+    where: dict[str, str] = {}
+    for i, raw in enumerate(_list(value, path)):
+        item = f"{path}[{i}]"
+        t = _table(raw, item, ("from",), ("to", "mode", "token"))
+        source = _address(t["from"], f"{item}.from")
+        if source in out:
+            raise _fail(f"{item}.from", f"{source} is already redirected by {where[source]}")
+        if source in never_earn:
+            raise _fail(f"{item}.from", f"{source} is excluded or a vault/pool contract: it "
+                        "earns nothing to redirect")
+        mode = _str(t.get("mode", "to" if "to" in t else "holders"), f"{item}.mode")
+        if mode == "to":
+            if "to" not in t or "token" in t:
+                raise _fail(item, 'mode "to" needs `to` (the beneficiary) and no `token`')
+            to = _address(t["to"], f"{item}.to")
+            if to in never_earn:
+                raise _fail(f"{item}.to", f"{to} is excluded or a vault/pool contract: the "
+                            "redirected amount would be stranded there")
+            if to == source:
+                raise _fail(f"{item}.to", f"redirect cycle: {source} -> {source}")
+            out[source] = Redirect(source, to=to)
+        elif mode == "holders":
+            if "token" not in t or "to" in t:
+                raise _fail(item, 'mode "holders" needs `token` (the ERC-20 whose holders '
+                            "share the amount) and no `to`")
+            token = _address(t["token"], f"{item}.token")
+            if token in registry_addresses:
+                raise _fail(f"{item}.token", f"{token} is {registry_addresses[token]}, not a "
+                            "wrapper's own token")
+            out[source] = Redirect(source, token=token)
+        else:
+            raise _fail(f"{item}.mode", f'"{mode}" is not "to" or "holders"')
+        where[source] = item
+    for source, redirect in out.items():
+        hops = [source]
+        while hops[-1] in out and out[hops[-1]].to is not None:
+            hops.append(out[hops[-1]].to)  # type: ignore[arg-type]
+            if hops[-1] in hops[:-1]:
+                raise _fail(where[source], "redirect cycle: " + " -> ".join(hops))
+        if len(hops) > 2 or (len(hops) == 2 and hops[-1] in out):
+            raise _fail(where[source], "redirect chain: " + " -> ".join(hops) + " (point "
+                        "the first redirect at where the amount should end)")
+    return out
 
 
 def _check_distinct_roles(roles: list[tuple[str, str | None]]) -> None:
@@ -461,7 +529,8 @@ def _parse(doc: dict) -> Config:
         "registry": {"aimg_token": aimg_token, "aimg_vault": aimg_vault,
                      "contribution_registry": contribution_registry},
     }
-    policies = _parse_policies(top["policy"], agents, aimg_vault, context)
+    policies = _parse_policies(top["policy"], agents, aimg_vault, context,
+                               {a: p for p, a in roles if a is not None})
     return Config(
         name=name,
         chain_id=chain_id,

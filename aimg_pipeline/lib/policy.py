@@ -57,6 +57,24 @@ class Agent:
 
 
 @dataclass(frozen=True)
+class Redirect:
+    """Where a contract's allocations go instead of to the contract (issue 19).
+
+    Exactly one of ``to`` (one beneficiary takes every wei) and ``token`` (mode "holders":
+    the holders of that ERC-20, usually the wrapper's own share token, split each amount by
+    their time-weighted balance of it, SPEC 6.1).
+    """
+
+    source: str  # the contract that earned
+    to: str | None = None
+    token: str | None = None
+
+    @property
+    def mode(self) -> str:
+        return "to" if self.to is not None else "holders"
+
+
+@dataclass(frozen=True)
 class PolicyVersion:
     """One policy version; in force from ``effective_from_epoch`` until the next one."""
 
@@ -70,6 +88,7 @@ class PolicyVersion:
     agent_weight_bps: dict[str, int]  # agent name -> bps
     vault_weight_bps: dict[str, int]  # vault address -> bps
     pool_weight_bps: dict[str, int]  # pool address -> bps
+    redirects: dict[str, Redirect]  # source contract -> its redirect
     # sha256 of the canonical JSON of everything that moves money in this version's epochs
     # (see _policy_digest): the "policy hash" in every manifest
     digest: str
@@ -85,8 +104,8 @@ class PositionToken:
     """A token whose time-weighted balances earn: a staking vault or an LP pool."""
 
     address: str
-    kind: str  # "vault" | "pool"
-    name: str  # "aimg", agent name, or pool name
+    kind: str  # "vault" | "pool" | "wrapper" (a holders redirect's token: it earns nothing)
+    name: str  # "aimg", agent name, pool name, or (wrapper) the redirected contract
     agent: str | None
 
 
@@ -130,9 +149,11 @@ class Config:
         return tuple(a for a in self.agents if a.name in names)
 
     def position_tokens(self, epoch: int | None = None) -> dict[str, PositionToken]:
-        """Address -> position token: the $AIMG vault, the agents' vaults, their pools.
+        """Address -> position token: the $AIMG vault, the agents' vaults, their pools, and
+        the tokens of holders redirects (ingested and snapshotted like the others, they
+        only split what their contract earned).
 
-        Every agent of the registry, or with ``epoch`` only the agents in force then.
+        Every agent and version of the registry, or with ``epoch`` only those in force then.
         """
         agents = self.agents if epoch is None else self.agents_at(epoch)
         out = {self.aimg_vault: PositionToken(self.aimg_vault, "vault", AIMG_VAULT_NAME, None)}
@@ -141,20 +162,28 @@ class Config:
         for agent in agents:
             for pool in agent.pools:
                 out[pool.address] = PositionToken(pool.address, "pool", pool.name, agent.name)
+        versions = self.policies if epoch is None else (self.policy_for(epoch),)
+        for version in versions:
+            for redirect in version.redirects.values():
+                if redirect.token is not None:
+                    out.setdefault(redirect.token, PositionToken(
+                        redirect.token, "wrapper", redirect.source, None))
         return out
 
     def excluded_for(self, epoch: int) -> frozenset[str]:
         """Every address that never earns at ``epoch``, in any channel or sub-pool (SPEC 4).
 
         The zero address, the global exclusions, those of the version in force, and each
-        position token's own contract (a pair holding vault shares, a vault holding LP
-        tokens, a token holding itself: none of them can claim).
+        vault's and pool's own contract (a pair holding vault shares, a vault holding LP
+        tokens, a token holding itself: none of them can claim). A holders redirect's token
+        is not excluded: it is usually the very contract whose share is redirected.
         """
+        tokens = self.position_tokens(epoch).values()
         return (
             frozenset({ZERO_ADDRESS})
             | self.excluded_addresses
             | self.policy_for(epoch).excluded_addresses
-            | frozenset(self.position_tokens(epoch))
+            | frozenset(t.address for t in tokens if t.kind != "wrapper")
         )
 
     def emissions_through(self, epoch: int) -> list[int]:

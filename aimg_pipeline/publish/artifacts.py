@@ -52,14 +52,14 @@ class EpochRelease:
     input_rows: Mapping[str, int]
     emission: int
     by_channel: Mapping[str, int]
-    # channel, pool, account, weight, amount, reason: rows, or the warehouse's table of them
-    # (string columns; weight and amount decimal integers), which is not turned into 2.3M
-    # Python tuples at 1M claims only to be written out as text again
-    allocations: list[tuple[str, str, str, int, int, str]] | pa.Table
+    # channel, pool, account, weight, amount, reason, via: rows, or the warehouse's table of
+    # them (string columns; weight and amount decimal integers), which is not turned into
+    # 2.3M Python tuples at 1M claims only to be written out as text again
+    allocations: list[tuple[str, str, str, int, int, str, str | None]] | pa.Table
     claims: Mapping[str, int]  # lowercase account -> cumulative amount
 
 
-ALLOCATION_FIELDS = ("channel", "pool", "account", "weight", "amount", "reason")
+ALLOCATION_FIELDS = ("channel", "pool", "account", "weight", "amount", "reason", "via")
 
 
 _CSV_HEADER = ",".join(("epoch", *ALLOCATION_FIELDS)) + "\n"
@@ -73,17 +73,19 @@ _CANONICAL_INT = r"^(0|-?[1-9][0-9]*)$"  # exactly the strings str(int) gives
 
 def _csv_pieces(release: EpochRelease, known: dict[str, str]) -> Iterator[bytes | str]:
     """allocations.csv in blocks of rows: exactly what ``csv.writer`` (``\\n`` line ends)
-    writes, pools and accounts checksummed (``known`` caches the checksums).
+    writes, pools, accounts and vias checksummed (``known`` caches the checksums); a row
+    without a via (no redirect) ends in an empty field, as ``csv.writer`` writes ``None``.
 
     Fields are words, decimals and addresses, which ``csv.writer`` writes as ``str`` does,
     so each block's lines are joined by Arrow (string columns, C++: ~10x ``writerows``) and
     then checked: no null and no text ``None`` (``csv.writer`` writes ``None`` empty), no
-    quote or ``\\r``, and exactly 6 commas and one line break per row (none inside a field).
+    quote or ``\\r``, and exactly 7 commas and one line break per row (none inside a field).
     A block that fails goes through ``csv.writer`` instead.
     """
     yield _CSV_HEADER
     columns = _csv_columns(release.allocations)
-    for i in (1, 2):  # pools and accounts, checksummed once per distinct value
+    columns[6] = pc.fill_null(columns[6], "")
+    for i in (1, 2, 6):  # pools, accounts and vias, checksummed once per distinct value
         encoded = columns[i].dictionary_encode()
         names = encoded.dictionary.to_pylist()
         for name in set(names) - known.keys():
@@ -101,7 +103,7 @@ def _csv_pieces(release: EpochRelease, known: dict[str, str]) -> Iterator[bytes 
             offsets = np.frombuffer(lines.buffers()[1], np.int32)  # string, not large_string
             first, last = offsets[lines.offset], offsets[lines.offset + rows]
             data = lines.buffers()[2][first:last].to_pybytes()
-        if (lines.null_count or data.count(b",") != 6 * rows or data.count(b"\n") != rows
+        if (lines.null_count or data.count(b",") != 7 * rows or data.count(b"\n") != rows
                 or b'"' in data or b"\r" in data or b"None" in data):
             table = io.StringIO()
             csv.writer(table, lineterminator="\n").writerows(
@@ -113,7 +115,7 @@ def _csv_pieces(release: EpochRelease, known: dict[str, str]) -> Iterator[bytes 
 
 
 def _csv_columns(allocations: list[tuple[Any, ...]] | pa.Table) -> list[pa.Array]:
-    """The six allocation fields as string arrays, each value what ``csv.writer`` would be
+    """The seven allocation fields as string arrays, each value what ``csv.writer`` would be
     given as text: ``str`` of it (a null stands for ``None``), weights and amounts as
     ``str(int(...))`` of the table's text."""
     if isinstance(allocations, pa.Table):

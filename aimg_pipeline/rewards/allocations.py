@@ -6,6 +6,11 @@ empty sub-pools to the treasury); this module gives them the epoch's weights and
 rows. At protocol scale a snapshot has 2M+ rows, so the position holders stay Arrow columns:
 only their weights become Python integers (the apportionment needs them), and each sub-pool's
 rows are its slice of the snapshot's own account and balance-seconds columns.
+
+Redirects (issue 19) act last, on the rows: a row earned by a redirected contract becomes
+its beneficiary's row, or its wrapper token's holders' rows split by their balance-seconds
+of that token (``lib.allocation.pass_through``), each with ``via`` = the contract. Only the
+sub-pools in which a redirected contract earned are touched.
 """
 
 from __future__ import annotations
@@ -19,8 +24,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from aimg_pipeline.lib.allocation import POSITION_CHANNELS, SubPool, split, sub_pools
-from aimg_pipeline.lib.policy import CHANNELS, Config
+from aimg_pipeline.lib.allocation import (
+    POSITION_CHANNELS,
+    SubPool,
+    pass_through,
+    split,
+    sub_pools,
+)
+from aimg_pipeline.lib.policy import CHANNELS, Config, Redirect
 from aimg_pipeline.rewards.emissions import epoch_emission
 from aimg_pipeline.warehouse import TABLES, Warehouse, WarehouseError
 
@@ -143,7 +154,10 @@ def write_allocations(config: Config, warehouse: Warehouse, epoch: int) -> Alloc
         parts = split(pool, weights.values)
         if parts == []:
             continue
-        pieces.append(_rows(epoch, pool, weights, parts, config.treasury))
+        rows = _rows(epoch, pool, weights, parts, config.treasury)
+        if policy.redirects:
+            rows = _redirected(rows, policy.redirects, positions, config.treasury)
+        pieces.append(rows)
         total += pool.amount
     schema = TABLES["allocations"][0]
     table = pa.concat_tables(pieces) if pieces else schema.empty_table()
@@ -167,4 +181,46 @@ def _rows(epoch: int, pool: SubPool, weights: _Weights, parts: list[int] | None,
         "pool": pa.repeat(pa.scalar(pool.key, pa.string()), n),
         "account": accounts, "weight": text, "amount": amounts,
         "reason": pa.repeat(pa.scalar(reason, pa.string()), n),
+        "via": pa.nulls(n, pa.string()),
     }, schema=TABLES["allocations"][0])
+
+
+def _redirected(rows: pa.Table, redirects: dict[str, Redirect], positions: dict[str, _Weights],
+                treasury: str) -> pa.Table:
+    """A sub-pool's rows with each redirected contract's earned row replaced by the rows
+    of where its amount goes (``via`` the contract), sorted by account then via.
+
+    A holders redirect splits over its token's eligible holders (``positions``: positive
+    balance-seconds, not excluded) other than the token and the contract themselves; with none, the amount
+    goes to the treasury as ``unallocated``. One hop only: the config refuses chains, and a
+    holder that is itself redirected keeps its part (``no_unredirected_contracts`` shows it).
+    """
+    hit = pc.and_(pc.is_in(rows["account"], pa.array(sorted(redirects), pa.string())),
+                  pc.equal(rows["reason"], "earned"))
+    if not pc.any(hit, min_count=0).as_py():
+        return rows
+    new: dict[str, list] = {name: [] for name in rows.column_names}
+    for row in rows.filter(hit).to_pylist():
+        redirect = redirects[row["account"]]
+        if redirect.to is not None:
+            targets = [(redirect.to, row["weight"], row["amount"], "earned")]
+        else:
+            holders = positions.get(redirect.token, _NONE)  # type: ignore[arg-type]
+            keep = [i for i, a in enumerate(holders.accounts.to_pylist())
+                    if a not in (redirect.token, redirect.source)]
+            parts = pass_through(int(row["amount"]), [holders.values[i] for i in keep])
+            if parts is None:
+                targets = [(treasury, "0", row["amount"], "unallocated")]
+            else:
+                accounts, text = holders.accounts.take(keep), holders.text.take(keep)
+                targets = list(zip(accounts.to_pylist(), text.to_pylist(), map(str, parts),
+                                   ["earned"] * len(keep), strict=True))
+        for account, weight, amount, reason in targets:
+            for name, value in (("epoch", row["epoch"]), ("channel", row["channel"]),
+                                ("pool", row["pool"]), ("account", account),
+                                ("weight", weight), ("amount", amount), ("reason", reason),
+                                ("via", redirect.source)):
+                new[name].append(value)
+    moved = pa.table(new, schema=rows.schema)
+    return pa.concat_tables([rows.filter(pc.invert(hit)), moved]).sort_by(
+        [("account", "ascending"), ("via", "ascending")])

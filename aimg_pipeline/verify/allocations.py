@@ -17,7 +17,9 @@ from .limbs import DECIMAL, LIMBS, as_int, decimals, normalize, sum_into
 from .rows import address, hex_valid, unhex, windows
 
 ALLOCATIONS_FILE = "allocations.csv"
-CSV_HEADER = ("epoch", "channel", "pool", "account", "weight", "amount", "reason")
+CSV_HEADER = ("epoch", "channel", "pool", "account", "weight", "amount", "reason", "via")
+# epochs published before redirects (issue 19) have no ``via`` column; they still verify
+_HEADERS = (CSV_HEADER, CSV_HEADER[:-1])
 
 
 @dataclass
@@ -34,12 +36,13 @@ def read_allocations(path: Path, epoch: int, index: Accounts | None, n: int) -> 
     writes it), amounts turned into limbs and summed per channel and per account."""
     with open(path, "rb") as handle:
         header = handle.readline().rstrip(b"\r\n").decode("utf-8", "replace")
-    if tuple(header.split(",")) != CSV_HEADER:
+    names = tuple(header.split(","))
+    if names not in _HEADERS:
         raise Malformed(f"header is {header[:120]!r}, expected {','.join(CSV_HEADER)!r}")
     reader = pacsv.open_csv(
         path, read_options=pacsv.ReadOptions(block_size=16 << 20),
         convert_options=pacsv.ConvertOptions(
-            column_types=dict.fromkeys(CSV_HEADER, pa.string()),
+            column_types=dict.fromkeys(names, pa.string()),
             include_columns=["epoch", "channel", "account", "amount"]))
     problems: list[str] = []
     rows = 0
