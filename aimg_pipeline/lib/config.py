@@ -421,7 +421,7 @@ def _parse_redirects(value: object, path: str, never_earn: set[str],
         else:
             raise _fail(f"{item}.mode", f'"{mode}" is not "to" or "holders"')
         where[source] = item
-    for source, redirect in out.items():
+    for source in out:
         hops = [source]
         while hops[-1] in out and out[hops[-1]].to is not None:
             hops.append(out[hops[-1]].to)  # type: ignore[arg-type]

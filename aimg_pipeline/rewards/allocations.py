@@ -191,9 +191,10 @@ def _redirected(rows: pa.Table, redirects: dict[str, Redirect], positions: dict[
     of where its amount goes (``via`` the contract), sorted by account then via.
 
     A holders redirect splits over its token's eligible holders (``positions``: positive
-    balance-seconds, not excluded) other than the token and the contract themselves; with none, the amount
-    goes to the treasury as ``unallocated``. One hop only: the config refuses chains, and a
-    holder that is itself redirected keeps its part (``no_unredirected_contracts`` shows it).
+    balance-seconds, not excluded) other than the token and the contract themselves; with
+    none, the amount goes to the treasury as ``unallocated``. One hop only: the config
+    refuses chains, and a holder that is itself redirected keeps its part
+    (``no_unredirected_contracts`` shows it).
     """
     hit = pc.and_(pc.is_in(rows["account"], pa.array(sorted(redirects), pa.string())),
                   pc.equal(rows["reason"], "earned"))

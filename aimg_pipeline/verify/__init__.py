@@ -27,8 +27,9 @@ Checks (every problem is reported, together, in one ``VerifyError`` naming the f
   (how, and why that is the same thing: ``claim_check.ClaimCheck``).
 * totals: claims sum = ``claims.json`` total = manifest total; claim count = manifest
   ``accounts``; ``allocations.csv`` (header ``epoch,channel,pool,account,weight,amount,
-  reason,via``, or without ``via`` for epochs published before redirects) has ``allocation_rows`` rows, all for this epoch, none negative, summing to the
-  emission and per channel to ``totals_by_channel``.
+  reason,via``, or without ``via`` for epochs published before redirects) has
+  ``allocation_rows`` rows, all for this epoch, none negative, summing to the emission and
+  per channel to ``totals_by_channel``.
 * against ``../epoch-{n-1:05d}`` when it lies beside the folder: its ``claims.json`` and
   ``merkle_tree.json`` match its own manifest's sha256s; no cumulative amount went down;
   total = previous total + emission; each account's claim = its previous claim + its
