@@ -69,6 +69,7 @@ def policy(
     vaults: tuple[int, int, int] = (4000, 3000, 3000),
     pools: tuple[int, int, int] = (4000, 3000, 3000),
     excluded: frozenset[str] = frozenset(),
+    redirects: tuple[tuple[str, str | None, str | None], ...] = (),
 ) -> ref.Policy:
     """A policy version over the fixed registry; weights in registry order."""
     return ref.Policy(
@@ -78,7 +79,7 @@ def policy(
         agent_weight_bps={"atlas": agents[0], "boreas": agents[1]},
         vault_weight_bps=dict(zip(VAULTS, vaults, strict=True)),
         pool_weight_bps=dict(zip(POOLS, pools, strict=True)),
-        excluded=excluded,
+        excluded=excluded, redirects=redirects,
     )
 
 
@@ -149,6 +150,11 @@ def to_toml(dep: ref.Deployment) -> str:
             f"vault_weight_bps = {table(p.vault_weight_bps, vault_names)}",
             f"pool_weight_bps = {table(p.pool_weight_bps, pool_names)}",
         ]
+        if p.redirects:
+            lines.append("redirects = [" + ", ".join(
+                f'{{ from = "{source}", to = "{to}" }}' if to else
+                f'{{ from = "{source}", mode = "holders", token = "{token}" }}'
+                for source, to, token in p.redirects) + "]")
     return "\n".join(lines) + "\n"
 
 
@@ -294,8 +300,8 @@ def read_epoch(con: duckdb.DuckDBPyConnection, epoch: int) -> Outputs:
     snapshot = {(p, a): (int(o), int(c), int(s)) for p, a, o, c, s in rows(
         "SELECT pool, account, opening_balance::VARCHAR, closing_balance::VARCHAR, "
         "balance_seconds::VARCHAR FROM position_snapshots WHERE epoch = ?")}
-    allocations = [(c, p, a, int(w), int(m), r) for c, p, a, w, m, r in rows(
-        "SELECT channel, pool, account, weight::VARCHAR, amount::VARCHAR, reason "
+    allocations = [(c, p, a, int(w), int(m), r, v) for c, p, a, w, m, r, v in rows(
+        "SELECT channel, pool, account, weight::VARCHAR, amount::VARCHAR, reason, via "
         "FROM allocations WHERE epoch = ?")]
     emissions = rows("SELECT channel, amount::VARCHAR, policy_version FROM epoch_emissions "
                      "WHERE epoch = ?")

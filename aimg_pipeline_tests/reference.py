@@ -13,6 +13,13 @@ address is excluded from every sub-pool (SPEC 4); a contributionId is a duplicat
 same id was already *accepted* (earlier in the epoch or in an earlier epoch); votes and
 contributions before genesis count nowhere and leave no id used (SPEC 3); a vote whose
 ``reason`` string or ``params`` bytes is not strictly ABI-encoded is undecodable.
+
+Redirects (issue 19), read from the issue: each allocation row earned by a redirected
+contract becomes its beneficiary's row (same weight), or one row per holder of the wrapper
+token split by that token's balance-seconds this epoch (weight = those seconds), each with
+``via`` = the contract; holders are the excluded set's complement minus the token and the
+contract; no holder: the treasury, ``unallocated``. A holders redirect's token is a position
+token for decoding and snapshots but is not itself excluded (it is usually the contract).
 """
 
 from __future__ import annotations
@@ -64,6 +71,8 @@ class Policy:
     vault_weight_bps: dict[str, int]  # vault address -> bps
     pool_weight_bps: dict[str, int]  # LP token address -> bps
     excluded: frozenset[str] = frozenset()
+    # (contract, beneficiary or None, wrapper token or None): exactly one of the two is set
+    redirects: tuple[tuple[str, str | None, str | None], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -201,7 +210,8 @@ def decode(
     dep: Deployment, logs: list[Log], epoch: int, accepted_ids: set[int]
 ) -> Decoded:
     """Decode one epoch's logs in (block, log_index) order; adds accepted ids to the set."""
-    tokens = {dep.aimg_vault} | {a.vault for a in dep.agents}
+    tokens = {dep.aimg_vault} | {a.vault for a in dep.agents} | {
+        token for p in dep.policies for _, _, token in p.redirects if token}
     pools = {address for a in dep.agents for _, address in a.pools}
     governors = {a.governor: a.name for a in dep.agents}
     agent_tokens = {a.token for a in dep.agents}
@@ -312,7 +322,8 @@ def snapshot(
 
 # ----------------------------------------------------------- allocation (SPEC 6.2-6.4)
 
-Row = tuple[str, str, str, int, int, str]  # channel, pool, account, weight, amount, reason
+# channel, pool, account, weight, amount, reason, via
+Row = tuple[str, str, str, int, int, str, str | None]
 
 
 def _split(dep: Deployment, channel: str, pool: str, amount: int, weights: dict[str, int],
@@ -321,9 +332,32 @@ def _split(dep: Deployment, channel: str, pool: str, amount: int, weights: dict[
         return []
     eligible = {a: w for a, w in weights.items() if a not in excluded and w > 0}
     if not eligible:
-        return [(channel, pool, dep.treasury, 0, amount, "unallocated")]
+        return [(channel, pool, dep.treasury, 0, amount, "unallocated", None)]
     shares = apportion(amount, eligible)
-    return [(channel, pool, a, w, shares[a], "earned") for a, w in eligible.items()]
+    return [(channel, pool, a, w, shares[a], "earned", None) for a, w in eligible.items()]
+
+
+def _redirect(dep: Deployment, p: Policy, rows: list[Row], snap: Snapshot,
+              excluded: set[str]) -> list[Row]:
+    """Every earned row of a redirected contract moved, one hop (issue 19)."""
+    where = {source: (to, token) for source, to, token in p.redirects}
+    out: list[Row] = []
+    for channel, pool, account, weight, amount, reason, _ in rows:
+        if reason != "earned" or account not in where:
+            out.append((channel, pool, account, weight, amount, reason, None))
+            continue
+        to, token = where[account]
+        if to is not None:
+            out.append((channel, pool, to, weight, amount, "earned", account))
+            continue
+        holders = {acc: s for (t, acc), (_, _, s) in snap.items()
+                   if t == token and s > 0 and acc not in excluded | {token, account}}
+        if not holders:
+            out.append((channel, pool, dep.treasury, 0, amount, "unallocated", account))
+            continue
+        shares = apportion(amount, holders)  # a 0 amount still leaves each holder a row
+        out += [(channel, pool, a, w, shares[a], "earned", account) for a, w in holders.items()]
+    return out
 
 
 def allocate(dep: Deployment, epoch: int, emission: int, snap: Snapshot,
@@ -357,7 +391,7 @@ def allocate(dep: Deployment, epoch: int, emission: int, snap: Snapshot,
         scored[contributor] += score * p.kind_multiplier_bps[kind]
     rows += _split(dep, "contribution", "contribution", channels["contribution"],
                    dict(scored), excluded)
-    return channels, rows
+    return channels, _redirect(dep, p, rows, snap, excluded)
 
 
 # ----------------------------------------------------------------------- whole run

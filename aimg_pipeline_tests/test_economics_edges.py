@@ -32,7 +32,7 @@ def run(dep: ref.Deployment, history: h.History, epochs: int, home: Path) -> lis
 
 
 def earned(out: h.Outputs, channel: str) -> dict[str, int]:
-    return {a: m for c, _, a, _, m, r in out.allocations if c == channel and r == "earned"}
+    return {a: m for c, _, a, _, m, r, _ in out.allocations if c == channel and r == "earned"}
 
 
 # ------------------------------------------------------------------------- positions
@@ -199,17 +199,17 @@ def test_empty_sub_pools_and_excluded_agent_treasury_go_to_treasury(tmp_path: Pa
     # E = 1_000_000, 200_000 per channel; vaults/pools 4000/3000/3000; agents 5000/5000
     t = h.TREASURY
     assert sorted(out[0].allocations) == sorted([
-        ("staking", h.AIMG_VAULT, t, 0, 80_000, "unallocated"),
-        ("staking", h.ATLAS.vault, t, 0, 60_000, "unallocated"),
-        ("staking", h.BOREAS.vault, t, 0, 60_000, "unallocated"),
-        ("governance", "atlas", t, 0, 100_000, "unallocated"),
-        ("governance", "boreas", t, 0, 100_000, "unallocated"),
-        ("subdao", "atlas", h.ATLAS.treasury, 5000, 100_000, "earned"),
-        ("subdao", "boreas", t, 0, 100_000, "unallocated"),  # its treasury is excluded
-        ("liquidity", h.POOLS[0], t, 0, 80_000, "unallocated"),
-        ("liquidity", h.POOLS[1], t, 0, 60_000, "unallocated"),
-        ("liquidity", h.POOLS[2], t, 0, 60_000, "unallocated"),
-        ("contribution", "contribution", t, 0, 200_000, "unallocated"),
+        ("staking", h.AIMG_VAULT, t, 0, 80_000, "unallocated", None),
+        ("staking", h.ATLAS.vault, t, 0, 60_000, "unallocated", None),
+        ("staking", h.BOREAS.vault, t, 0, 60_000, "unallocated", None),
+        ("governance", "atlas", t, 0, 100_000, "unallocated", None),
+        ("governance", "boreas", t, 0, 100_000, "unallocated", None),
+        ("subdao", "atlas", h.ATLAS.treasury, 5000, 100_000, "earned", None),
+        ("subdao", "boreas", t, 0, 100_000, "unallocated", None),  # its treasury is excluded
+        ("liquidity", h.POOLS[0], t, 0, 80_000, "unallocated", None),
+        ("liquidity", h.POOLS[1], t, 0, 60_000, "unallocated", None),
+        ("liquidity", h.POOLS[2], t, 0, 60_000, "unallocated", None),
+        ("contribution", "contribution", t, 0, 200_000, "unallocated", None),
     ])
 
 
@@ -227,7 +227,7 @@ def test_remainder_ties_follow_channel_order_then_lowest_address(tmp_path: Path)
     # staking 2 over vaults 4000/3000/3000: remainders 8000, 6000, 6000 -> aimg 1, then the
     # tie goes to the lower address (atlas vault 0x..2002 < boreas vault 0x..3002)
     staking: dict[str, int] = {}
-    for channel, pool, _, _, amount, _ in out[0].allocations:
+    for channel, pool, _, _, amount, _, _ in out[0].allocations:
         if channel == "staking":
             staking[pool] = staking.get(pool, 0) + amount
     assert staking == {h.AIMG_VAULT: 1, h.ATLAS.vault: 1}
@@ -333,10 +333,10 @@ def test_policy_version_changes_from_its_epoch_only(tmp_path: Path) -> None:
     # subdao 150_000 to atlas's treasury, liquidity 0,
     # contribution 200_000: D model 4 x 30_000 = 120_000; E (algorithm) excluded by v2
     assert sorted(after[2].allocations) == sorted([
-        ("staking", h.ATLAS.vault, h.TREASURY, 0, 50_000, "unallocated"),
-        ("governance", "atlas", h.TREASURY, 0, 100_000, "unallocated"),
-        ("subdao", "atlas", h.ATLAS.treasury, 10_000, 150_000, "earned"),
-        ("contribution", "contribution", D, 120_000, 200_000, "earned"),
+        ("staking", h.ATLAS.vault, h.TREASURY, 0, 50_000, "unallocated", None),
+        ("governance", "atlas", h.TREASURY, 0, 100_000, "unallocated", None),
+        ("subdao", "atlas", h.ATLAS.treasury, 10_000, 150_000, "earned", None),
+        ("contribution", "contribution", D, 120_000, 200_000, "earned", None),
     ])
 
 

@@ -6,7 +6,10 @@ holder in one block, mints and burns, holders that leave and come back, transfer
 token's own contract and to excluded addresses, empty epochs, amounts up to 2^128 - 1 and
 some above, votes, contributions with duplicate ids / unknown kinds / unregistered agents,
 undecodable logs, and one to three policy versions with random weights, bps, multipliers,
-decay, tail and exclusions, with or without a max_total_emission cap.
+decay, tail and exclusions, with or without a max_total_emission cap, and (issue 19)
+redirects: a wrapper that holds positions and is its own token (holders redirect, in every
+version so its token is read in every epoch), a farm whose receipt token is another
+contract, and per version maybe a `to` redirect of one holder to another or the treasury.
 
 The pipeline's position_snapshots, allocations, epoch_emissions, quarantine and claims
 (read through the analytics views) must equal reference.py's, and every epoch must
@@ -34,6 +37,10 @@ OTHERS = (h.TREASURY, h.ATLAS.treasury, h.addr(0xE1), h.addr(0xE2), h.AIMG_VAULT
 EXCLUDABLE = (h.addr(0xE1), h.addr(0xE2), HOLDERS[0], h.ATLAS.treasury)
 TOKENS = h.VAULTS + h.POOLS
 UNREGISTERED_TOKEN = h.addr(0x9999)
+WRAPPER = h.addr(0x4001)  # holds positions, issues itself as its token
+FARM, FARM_RECEIPT = h.addr(0x4002), h.addr(0x4003)  # holds positions; receipts elsewhere
+WRAPPER_TOKENS = (WRAPPER, FARM_RECEIPT)
+HOLDS_POSITIONS = (WRAPPER, FARM)
 
 amounts = st.one_of(
     st.sampled_from([1, 2, 3, 10]),  # equal holdings make remainder ties
@@ -59,11 +66,15 @@ def bps_split(parts: int) -> st.SearchStrategy[tuple[int, ...]]:
 
 
 @st.composite
-def policies(draw: st.DrawFn, epochs: int) -> tuple[ref.Policy, ...]:
+def policies(draw: st.DrawFn, epochs: int, wrapped: bool) -> tuple[ref.Policy, ...]:
     later = draw(st.sets(st.integers(1, max(1, epochs)), max_size=2))
     starts = [0, *sorted(s for s in later if s < epochs + 1)]
+    holders_redirects = ((WRAPPER, None, WRAPPER), (FARM, None, FARM_RECEIPT)) if wrapped \
+        else ()
     out = []
     for i, start in enumerate(starts):
+        to = draw(st.sampled_from([(), ((HOLDERS[5], HOLDERS[4], None),),
+                                   ((HOLDERS[5], h.TREASURY, None),)]))
         out.append(h.policy(
             f"v{i + 1}", start,
             decay_bps=draw(st.one_of(st.integers(0, 10_000), st.sampled_from([0, 10_000]))),
@@ -74,6 +85,7 @@ def policies(draw: st.DrawFn, epochs: int) -> tuple[ref.Policy, ...]:
             vaults=draw(bps_split(3)),
             pools=draw(bps_split(3)),
             excluded=frozenset(draw(st.sets(st.sampled_from(EXCLUDABLE), max_size=2))),
+            redirects=holders_redirects + to,
         ))
     return tuple(out)
 
@@ -92,8 +104,9 @@ def histories(
     initial = draw(st.one_of(st.integers(1, 100), st.integers(1, 10**6),
                              st.integers(1, LIMIT - 1), st.just(LIMIT - 1)))
     cap = draw(st.one_of(st.none(), st.integers(1, min(3 * initial, LIMIT - 1))))
+    wrapped = draw(st.booleans())
     dep = h.deployment(
-        draw(policies(epochs)), genesis=genesis, epoch_seconds=length,
+        draw(policies(epochs, wrapped)), genesis=genesis, epoch_seconds=length,
         initial_emission=initial, max_total_emission=cap,
         excluded=frozenset(draw(st.sets(st.sampled_from(EXCLUDABLE), max_size=2))),
     )
@@ -111,20 +124,22 @@ def histories(
     history = h.History()
     balances: dict[tuple[str, str], int] = {}
     ids: list[int] = []  # contribution ids used so far: reused often, to make duplicates
+    tokens = TOKENS + WRAPPER_TOKENS if wrapped else TOKENS
     for timestamp in sorted(times):
         block = history.block(timestamp)
         for _ in range(draw(st.integers(1, 4))):
-            _draw_log(draw, history, block, balances, ids)
+            _draw_log(draw, history, block, balances, ids, tokens)
     return dep, history, epochs
 
 
 def _draw_log(draw: st.DrawFn, history: h.History, block: int,
-              balances: dict[tuple[str, str], int], ids: list[int]) -> None:
+              balances: dict[tuple[str, str], int], ids: list[int],
+              tokens: tuple[str, ...]) -> None:
     action = draw(st.sampled_from(
         ["mint", "mint", "transfer", "transfer", "transfer", "burn", "vote", "contribution",
          "contribution",
          "sync", "bad"]))
-    holders = HOLDERS + OTHERS
+    holders = HOLDERS + OTHERS + HOLDS_POSITIONS
     if action in ("transfer", "burn"):
         funded = sorted(k for k, v in balances.items() if v > 0)
         if funded:
@@ -139,7 +154,7 @@ def _draw_log(draw: st.DrawFn, history: h.History, block: int,
             return
         action = "mint"
     if action == "mint":
-        token = draw(st.sampled_from(TOKENS))
+        token = draw(st.sampled_from(tokens))
         receiver = draw(st.sampled_from(holders + (token,)))
         value = draw(st.one_of(amounts, too_large) if draw(st.integers(0, 9)) == 0 else amounts)
         history.transfer(block, token, ref.ZERO, receiver, value)
@@ -226,7 +241,7 @@ def test_ingest_over_json_rpc_equals_reference(
     dep, history, epochs = case
     # the chain client only asks for the events of SPEC 2 from registered contracts
     history.logs = [x for x in history.logs if x.topics and x.topics[0] in ref.EVENT_OF_TOPIC0
-                    and x.address in set(h.VAULTS + h.POOLS) | {
+                    and x.address in set(h.VAULTS + h.POOLS + WRAPPER_TOKENS) | {
                         h.REGISTRY, h.ATLAS.governor, h.BOREAS.governor}]
     history = _renumbered(history)
     closing = dep.genesis + epochs * dep.epoch_seconds
@@ -261,7 +276,7 @@ def test_dagster_equals_reference(
     # a real token emits only well-formed Transfers (the reconciliation check replays them
     # against totalSupply/balanceOf); malformed ones are covered by the tests above
     history.logs = [x for x in history.logs if x.topics and x.topics[0] in ref.EVENT_OF_TOPIC0
-                    and x.address in set(h.VAULTS + h.POOLS) | {
+                    and x.address in set(h.VAULTS + h.POOLS + WRAPPER_TOKENS) | {
                         h.REGISTRY, h.ATLAS.governor, h.BOREAS.governor}
                     and (x.topics[0] != ref.TOPIC0_OF["Transfer"] or _well_formed(x))]
     history = _renumbered(history)
