@@ -55,7 +55,7 @@ def epoch_rows(warehouse: Warehouse, epoch: int, last_block: int,
         "pool": ["0x" + "0e" * 20] * len(rows), "account": [a.upper().replace("0X", "0x")
                                                            for a, _ in rows],
         "weight": ["1"] * len(rows), "amount": [str(v) for _, v in rows],
-        "reason": ["earned"] * len(rows)})
+        "reason": ["earned"] * len(rows), "via": [None] * len(rows)})
 
 
 def test_recipients_are_classified_and_contracts_remembered(tmp_path: Path) -> None:

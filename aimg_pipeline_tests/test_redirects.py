@@ -26,10 +26,14 @@ B 46,355: the test shows the two readings differ here and which one holds.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
+from eth_utils import keccak
+from web3 import Web3
 
 from aimg_pipeline.lib.config import ConfigError, parse_config
+from aimg_pipeline.warehouse import Warehouse
 from aimg_pipeline_tests import economics_harness as h
 from aimg_pipeline_tests import reference as ref
 
@@ -183,3 +187,80 @@ def test_bad_redirects_name_the_field(redirect: str, field: str, words: str) -> 
 def test_a_redirect_to_an_excluded_address_is_refused() -> None:
     message = _error(f'{{ from = "{D}", to = "{E}" }}', excluded=f'"{E}"')
     assert message.startswith("policy[0].redirects[0].to") and "stranded" in message
+
+
+# ------------------------------------------------------------------- the demo's wrapper
+
+TRANSFER = "0x" + keccak(text="Transfer(address,address,uint256)").hex()
+
+
+def _token_seconds(w3: Web3, token: str, start: int, end: int) -> dict[str, int]:
+    """Balance × seconds of every holder of ``token`` over [start, end), integrated here
+    from the chain's own Transfer logs (opening balance = every log before ``start``)."""
+    logs = w3.eth.get_logs({"address": Web3.to_checksum_address(token), "fromBlock": 0,
+                            "toBlock": "latest", "topics": [TRANSFER]})
+    times: dict[int, int] = {}
+    balance: dict[str, int] = {}
+    seconds: dict[str, int] = {}
+    since: dict[str, int] = {}
+    for log in sorted(logs, key=lambda x: (x["blockNumber"], x["logIndex"])):
+        block = log["blockNumber"]
+        if block not in times:
+            times[block] = w3.eth.get_block(block)["timestamp"]
+        when = times[block]
+        if when >= end:
+            break
+        value = int.from_bytes(bytes(log["data"]), "big")
+        for topic, sign in ((log["topics"][1], -1), (log["topics"][2], 1)):
+            account = "0x" + bytes(topic)[-20:].hex()
+            at = max(when, start)
+            seconds[account] = seconds.get(account, 0) + balance.get(account, 0) * (
+                at - since.get(account, start))
+            since[account] = at
+            balance[account] = balance.get(account, 0) + sign * value
+    for account, held in balance.items():
+        seconds[account] = seconds.get(account, 0) + held * (end - since.get(account, start))
+    return seconds
+
+
+def test_the_demo_wrapper_is_warned_then_split_then_redirected(demo: dict[str, Any]) -> None:
+    """v1 (epochs 0-3): the wrapper is paid and named by the warning; v2 (4-5): its share
+    goes to its two depositors by wrapper-token-seconds; v3 (6): all of it to its operator.
+    The wrapper's share is recomputed here from atlas-vault-share-seconds (SPEC 6.1)."""
+    summary, warehouse = demo["summary"], Warehouse(demo["home"])
+    wrapper, operator, depositors = summary["wrapper"], summary["operator"], summary["depositors"]
+    atlas_vault = next(a["vault"] for a in summary["agents"] if a["name"] == "atlas")
+    never_earn = {ref.ZERO, summary["deployer"], summary["registry"]["aimg_vault"]} | {
+        address for a in summary["agents"] for address in (a["vault"], a["pool"])}
+    w3 = Web3(Web3.HTTPProvider(demo["chain"].url))
+    checks = {}
+    for epoch, result in zip(demo["epochs"], demo["results"], strict=True):
+        (checks[epoch],) = [c for c in result.get_asset_check_evaluations()
+                            if c.check_name == "no_unredirected_contracts"]
+    for epoch in demo["epochs"]:
+        start = 1767225600 + 86400 * epoch
+        rows = warehouse.read_rows("allocations", epoch)
+        sub_pool = sum(int(r["amount"]) for r in rows
+                       if r["channel"] == "staking" and r["pool"] == atlas_vault)
+        shares = {a: s for a, s in _token_seconds(w3, atlas_vault, start, start + 86400).items()
+                  if s > 0 and a not in never_earn}
+        share = _largest_remainder(sub_pool, shares)[wrapper]
+        assert share > 0
+        paid = {(r["account"], int(r["weight"]), int(r["amount"])) for r in rows
+                if r["via"] == wrapper}
+        to_wrapper = [r for r in rows if r["account"] == wrapper]
+        text = checks[epoch].metadata["contracts"].text
+        if epoch <= 3:
+            assert paid == set() and [int(r["amount"]) for r in to_wrapper] == [share]
+            assert not checks[epoch].passed
+            assert f"epoch {epoch}: {wrapper} received" in text and f"({share} wei)" in text
+            continue
+        assert to_wrapper == [] and checks[epoch].passed and text == "none"
+        if epoch == 6:
+            assert paid == {(operator, shares[wrapper], share)}
+            continue
+        held = _token_seconds(w3, wrapper, start, start + 86400)
+        assert set(held) - {ref.ZERO} == set(depositors)  # the wrapper never holds itself
+        split = _largest_remainder(share, {a: held[a] for a in depositors})
+        assert paid == {(a, held[a], split[a]) for a in depositors}
+        assert all(split[a] > 0 for a in depositors)

@@ -27,6 +27,12 @@ Timeline (G = 1767225600 = 2026-01-01T00:00:00Z, one epoch = 86400 s):
   deployer's liquidity and the zero address's locked MINIMUM_LIQUIDITY); liquidity
   returns in epoch 6;
 * epoch 5: nobody votes on orion's governor (its governance sub-pool is unallocated);
+* a wrapper (issue 19): a Vault.vy instance whose asset is atlas's vault shares, so it holds
+  atlas shares and issues its own token (wstATLAS). Its first depositor wraps before
+  genesis, the second in epoch 1; the first unwraps part in epoch 4 and sends wrapper tokens
+  to the second in epoch 5. The config pays the wrapper itself in epochs 0-3 (v1: the
+  ``no_unredirected_contracts`` warning names it), its token's holders in epochs 4-5 (v2: a
+  ``holders`` redirect) and its operator in epoch 6 (v3: a ``to`` redirect);
 * finally one empty block at G + 7 * 86400 closes epoch 6.
 
 One module, though over 500 lines: the scenario is one script, read top to bottom as the
@@ -64,6 +70,7 @@ BUILD_DIR = pathlib.Path(__file__).resolve().parent / "build"
 DEPLOYER = 0
 TREASURY = 1
 SUBDAO_TREASURIES = {"atlas": 2, "nova": 3, "orion": 4}
+WRAPPER_OPERATOR = 5  # v3's `to` redirect pays the wrapper's share here
 PARTICIPANT_START = 6
 
 
@@ -105,6 +112,7 @@ class _Driver:
         self.approved: set[tuple[str, str, str]] = set()
         self.balances: dict[str, dict[str, int]] = {}  # token contract -> account -> balance
         self.reserves: dict[str, tuple[int, int]] = {}  # pair -> (reserve0, reserve1)
+        self.contracts: set[str] = set()  # deployed here: holders, but never senders
 
     # -- plumbing -----------------------------------------------------------------------
 
@@ -166,6 +174,7 @@ class _Driver:
         artifact = load_artifact(name)
         factory = self.w3.eth.contract(abi=artifact["abi"], bytecode=artifact["bytecode"])
         receipt = self.send(factory.constructor(*args), self.accounts[DEPLOYER], gas=6_000_000)
+        self.contracts.add(receipt["contractAddress"].lower())
         return self.w3.eth.contract(address=_cs(receipt["contractAddress"]), abi=artifact["abi"])
 
     def balance(self, token: Any, account: str) -> int:
@@ -173,7 +182,8 @@ class _Driver:
 
     def holders(self, token: Any) -> list[str]:
         book = self.balances.get(token.address.lower(), {})
-        return sorted(a for a, v in book.items() if v > 0 and a != ZERO_ADDRESS)
+        return sorted(a for a, v in book.items()
+                      if v > 0 and a != ZERO_ADDRESS and a not in self.contracts)
 
     def approve(self, token: Any, owner: str, spender: Any) -> None:
         """Approve once per (token, owner, spender), lazily, as a wallet would."""
@@ -258,6 +268,8 @@ def run_scenario(rpc_url: str, config_path: pathlib.Path, seed: int = 7) -> dict
         agents[name] = agent
     registry = d.deploy("ContributionRegistry")
     distributor = d.deploy("Distributor", aimg.address)
+    atlas = agents["atlas"]
+    wrapper = d.deploy("Vault", atlas.vault.address, "Wrapped stATLAS", "wstATLAS")
 
     def pair_tokens(agent: _Agent) -> tuple[Any, Any]:
         pair = sorted((aimg, agent.token), key=lambda c: int(c.address, 16))
@@ -293,6 +305,14 @@ def run_scenario(rpc_url: str, config_path: pathlib.Path, seed: int = 7) -> dict
     for name in ("orion", "nova"):
         d.send(agents[name].token.functions.mint(_cs(deployer), POL_FUNDING), deployer)
         d.add_liquidity(agents[name].pair, tokens_of[name], deployer, POL_SIZE)
+    # the wrapper's depositors (fixed amounts and times: the seeded choices stay as they were)
+    first, second = participants[-1], participants[-2]
+
+    def wrap(account: str, amount: int) -> None:
+        d.stake(atlas.vault, atlas.token, account, amount)
+        d.stake(wrapper, atlas.vault, account, amount)
+
+    wrap(first, 6_000 * TOKEN)
     for name, agent in agents.items():  # the first proposals exist before genesis
         proposer = rng.choice(participants)
         d.send(agent.governor.functions.propose(f"{name}: proposal 0"), proposer)
@@ -435,8 +455,14 @@ def run_scenario(rpc_url: str, config_path: pathlib.Path, seed: int = 7) -> dict
             )
             scheduled.append((40_000, "duplicate-id", lambda c=duplicate: d.send(c, deployer)))
             scheduled.append((50_000, "one-account-one-block", lambda: multi_change_block()))
+        if epoch == 1:
+            scheduled.append((40_000, "wrap", lambda: wrap(second, 3_000 * TOKEN)))
         if epoch == 4:
             scheduled.append((80_000, "nova-drain", lambda: drain_pool("nova")))
+            scheduled.append((60_000, "unwrap", lambda: d.unstake(wrapper, first, 2_000 * TOKEN)))
+        if epoch == 5:
+            scheduled.append((20_000, "wrapper-transfer", lambda: d.send(
+                wrapper.functions.transfer(_cs(second), 1_000 * TOKEN), first)))
         if epoch == 6:
             for i in range(3):
                 scheduled.append((30_000 + 600 * i, "nova-returns", lambda: lp_add_action("nova")))
@@ -505,9 +531,10 @@ def run_scenario(rpc_url: str, config_path: pathlib.Path, seed: int = 7) -> dict
     ]
     config_path = pathlib.Path(config_path)
     config_path.parent.mkdir(parents=True, exist_ok=True)
-    config_path.write_text(
-        render_config(d.chain_id, acc[TREASURY], [deployer], registry_cfg, agent_cfg)
-    )
+    wrapper_cfg = {"wrapper": wrapper.address.lower(), "operator": acc[WRAPPER_OPERATOR],
+                   "depositors": [first, second]}
+    config_path.write_text(render_config(d.chain_id, acc[TREASURY], [deployer], registry_cfg,
+                                         agent_cfg, wrapper_cfg))
     return {
         "chain_id": d.chain_id,
         "seed": seed,
@@ -520,6 +547,7 @@ def run_scenario(rpc_url: str, config_path: pathlib.Path, seed: int = 7) -> dict
         "treasury": acc[TREASURY],
         "registry": registry_cfg,
         "agents": agent_cfg,
+        **wrapper_cfg,
         "counts": dict(counters),
         "config_path": str(config_path),
     }
@@ -535,8 +563,11 @@ def render_config(
     excluded: list[str],
     registry: dict[str, str],
     agents: list[dict[str, str]],
+    wrapper: dict[str, Any] | None = None,
 ) -> str:
-    """The pipeline config TOML for the demo deployment (two policy versions)."""
+    """The pipeline config TOML for the demo deployment: v2 from epoch 4 changes the weights;
+    with a ``wrapper`` it also redirects the wrapper's share to its token's holders, and v3
+    from epoch 6 only turns that into a `to` redirect to the wrapper's operator."""
     names = [a["name"] for a in agents]
     pools = [f"{n}-aimg" for n in names]
     lines = [
@@ -604,6 +635,12 @@ def render_config(
             "pool_weight_bps": dict(zip(pools, (3000, 3500, 3500), strict=True)),
         },
     ]
+    if wrapper is not None:
+        policies[1]["redirects"] = (f'{{ from = "{wrapper["wrapper"]}", mode = "holders", '
+                                    f'token = "{wrapper["wrapper"]}" }}')
+        policies.append({**policies[1], "version": "v3", "effective_from_epoch": 6,
+                         "redirects": f'{{ from = "{wrapper["wrapper"]}", '
+                                      f'to = "{wrapper["operator"]}" }}'})
     for p in policies:
         lines += [
             "",
@@ -619,4 +656,6 @@ def render_config(
             f"vault_weight_bps = {_inline(p['vault_weight_bps'])}",
             f"pool_weight_bps = {_inline(p['pool_weight_bps'])}",
         ]
+        if "redirects" in p:
+            lines.append(f"redirects = [{p['redirects']}]")
     return "\n".join(lines) + "\n"
