@@ -264,3 +264,8 @@ def test_the_demo_wrapper_is_warned_then_split_then_redirected(demo: dict[str, A
         split = _largest_remainder(share, {a: held[a] for a in depositors})
         assert paid == {(a, held[a], split[a]) for a in depositors}
         assert all(split[a] > 0 for a in depositors)
+    reports = demo["home"] / "reports"
+    assert "No redirect applied this epoch." in (reports / "epoch-00000.html").read_text()
+    page = (reports / "epoch-00004.html").read_text()
+    moved = page[page.index("redirected from (via)"):]
+    assert f"<code>{wrapper}</code>" in moved[:moved.index("</table>")]

@@ -81,6 +81,7 @@ def allocations(context: dg.AssetExecutionContext, settings: AimgSettings):
         "emission": aimg_text(last.emission),
         "emission_whole_aimg": last.emission // 10**18,
         "unallocated": aimg_text(sum(unallocated.values())),
+        "redirected": aimg_text(last.redirected()),
         "summary": dg.MetadataValue.md("\n".join(lines)),
     })
     broken = [(r.emission, r.total) for r in results if r.total != r.emission]
@@ -118,7 +119,8 @@ def claims(context: dg.AssetExecutionContext, settings: AimgSettings) -> dg.Mate
         partitions_def=epoch_partitions,
         description="Warns when a contract (code at the epoch's last block, not an EIP-7702 "
         "delegated EOA) received more than deployment.contract_warning_bps of the emission: "
-        "a contract usually cannot claim, so its share is stranded.")],
+        "a contract usually cannot claim, so its share is stranded unless the policy "
+        "redirects it (docs/economics.md, Redirects).")],
     description="Every account with an allocation this epoch, classified by its code at the "
     "epoch's last block (eth_getCode, batched; contracts remembered across epochs): eoa, "
     "delegated_eoa or contract, with the code hash and the amount received.",

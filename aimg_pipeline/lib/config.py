@@ -7,7 +7,8 @@ not sum to 10000 are all rejected with a :class:`ConfigError` whose message star
 the exact field path (``policy[1].channel_bps: sums to 9000, expected 10000``).
 
 Documented defaults (the only ones): ``excluded_addresses = []`` (top level and per policy
-version), ``deployment.chain_id`` absent, ``deployment.max_total_emission`` absent,
+version), ``redirects = []`` (per policy version), ``deployment.chain_id`` absent,
+``deployment.max_total_emission`` absent,
 ``deployment.max_top_up`` absent (no limit), ``deployment.contract_warning_bps = 100``
 (a contract receiving over 1 % of an epoch is warned about), ``deployment.start_block = 0``,
 ``deployment.confirmations = 12``,

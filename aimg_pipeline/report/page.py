@@ -167,7 +167,7 @@ def _yield_section(home: Path, epoch: int, config: Config | None) -> str:
 
 def _contracts_section(home: Path, epoch: int, config: Config | None) -> str:
     """Amounts paid to contracts (the warehouse's ``recipients``): the share of every
-    channel, and the largest contract recipients."""
+    channel, the largest contract recipients, and what the policy's redirects moved."""
     warehouse = Warehouse(home)
     head = "<section><h2>Paid to contracts</h2>"
     if not warehouse.has("recipients", epoch):
@@ -175,13 +175,18 @@ def _contracts_section(home: Path, epoch: int, config: Config | None) -> str:
     recipients = warehouse.read("recipients", epoch, ["account", "amount", "code_kind"])
     kind = dict(zip(recipients["account"].to_pylist(), recipients["code_kind"].to_pylist(),
                     strict=True))
-    allocations = warehouse.read("allocations", epoch, ["channel", "account", "amount"])
+    allocations = warehouse.read("allocations", epoch, ["channel", "account", "amount", "via"])
     by_channel: dict[str, list[int]] = {}
-    for channel, account, amount in zip(*(allocations[c].to_pylist() for c in
-                                          ("channel", "account", "amount")), strict=True):
+    moved: dict[str, tuple[int, set[str]]] = {}  # via -> (amount, accounts paid)
+    for channel, account, amount, via in zip(*(allocations[c].to_pylist() for c in
+                                               ("channel", "account", "amount", "via")),
+                                             strict=True):
         totals = by_channel.setdefault(channel, [0, 0])
         totals[0] += int(amount)
         totals[1] += int(amount) if kind.get(account.lower()) == "contract" else 0
+        if via is not None:
+            total, accounts = moved.get(via, (0, set()))
+            moved[via] = (total + int(amount), accounts | {account})
     rows = [[html.escape(c), aimg(t[1]), percent(t[1], t[0]) if t[0] else "–"]
             for c, t in sorted(by_channel.items())]
     top = sorted(((int(v), a) for a, v, k in zip(*(recipients[c].to_pylist() for c in (
@@ -189,12 +194,16 @@ def _contracts_section(home: Path, epoch: int, config: Config | None) -> str:
     names = names_of(config)
     top_rows = [[f"<code>{a}</code> {html.escape(names.get(a, ('', ''))[0])}", aimg(v)]
                 for v, a in top]
+    moved_rows = [[f"<code>{via}</code>", aimg(total), str(len(accounts))]
+                  for via, (total, accounts) in sorted(moved.items())]
     return (f"{head}<p class='note'>A contract (code at the epoch's last block; an EIP-7702 "
             "delegated EOA counts as a person) usually cannot call claim: what it receives "
             "is stranded unless redirected.</p>"
             + _table(["channel", "to contracts (AIMG)", "of the channel"], rows)
             + (_table(["contract", "received (AIMG)"], top_rows) if top_rows
-               else "<p>No contract received anything this epoch.</p>") + "</section>")
+               else "<p>No contract received anything this epoch.</p>")
+            + (_table(["redirected from (via)", "moved (AIMG)", "to accounts"], moved_rows)
+               if moved_rows else "<p>No redirect applied this epoch.</p>") + "</section>")
 
 
 def _handoff_section(home: Path, epoch: int) -> str:

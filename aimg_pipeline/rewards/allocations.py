@@ -122,6 +122,11 @@ class AllocationResult:
             amounts[channel] += int(amount)
         return amounts
 
+    def redirected(self) -> int:
+        """Wei moved by the policy's redirects (rows with a ``via``)."""
+        amounts = self.table["amount"].filter(pc.is_valid(self.table["via"]))
+        return sum(int(v) for v in amounts.to_pylist())
+
     def recipients(self) -> int:
         """Distinct accounts earning a non-zero amount (``amount`` is ``str(int)``)."""
         earned = pc.and_(pc.equal(self.table["reason"], "earned"),
