@@ -88,8 +88,12 @@ class Chain:
                 "parentHash": self.hashes[n - 1] if n else "0x" + "00" * 32}
 
     def balances(self, block: int) -> tuple[dict[tuple[str, str], int], dict[str, int]]:
+        """Balances and supplies at ``block``; only the latest block asked is kept (the
+        runs ask epoch by epoch, and nine epochs of 2M-holder dicts would not fit)."""
         with self._lock:
             if block not in self._balances:
+                self._balances.clear()
+                self._supply.clear()
                 con = duckdb.connect()
                 rows = con.execute(_CHANGES, {"files": self.log_files, "block": block,
                                               "tokens": self.tokens}).fetchall()

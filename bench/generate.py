@@ -12,15 +12,21 @@ for the same (N, seed, R):
 * ``DIR/summary.json``: the counts below.
 
 The world: 1,000 position tokens (the $AIMG vault plus 333 agents with a vault and two
-pools each), ``N / 10`` accounts. Each account holds a portfolio of 1-4 tokens (popular
-tokens more often: weight 1 / (rank + 10)). Two weekly epochs of 50,400 twelve-second
-blocks:
+pools each), ``N / 10`` core accounts. Each core account holds a portfolio of 1-4 tokens
+(popular tokens more often: weight 1 / (rank + 10)). Nine weekly epochs of 50,400
+twelve-second blocks (version 4), eight of history before the measured one:
 
-* epoch 0 (the history before the measured epoch): one mint per holding, establishing the
-  opening balances (about 2.3 holdings per account), plus votes and contributions;
-* epoch 1 (the measured epoch): ``N`` position-changing ``Transfer`` logs (30 % mints into
-  an existing holding, 55 % transfers between two holders of the same token, 15 % burns),
-  plus ``N / 200`` ``VoteCast`` and ``N / 2000`` ``ContributionAccepted`` logs.
+* epoch 0: one mint per core holding, establishing the opening balances (about 2.3
+  holdings per account), plus votes and contributions;
+* epochs 1-7: ``N / 10`` position-changing ``Transfer`` logs each (30 % mints into an
+  existing holding, 55 % transfers between two holders of the same token, 15 % burns);
+* epoch 8 (the measured epoch): ``N`` such logs, plus ``N / 200`` ``VoteCast`` and
+  ``N / 2000`` ``ContributionAccepted`` logs (a tenth of that in the history epochs);
+* new holders every epoch: a cohort of ``N / 80`` new accounts per epoch, each minting one
+  holding (a popular token more often) in its epoch and burning exactly that balance in the
+  next (they never trade in between, so the burn is known); the measured epoch's cohort
+  stays. So the measured epoch's claims hold every past claimant: ``N / 10 + 9 N / 80``
+  accounts (2.1M at 10M logs), about ``1.25 N / 10`` of them holding in it.
 
 Transfer amounts (version 3) spread as real ones do: each position token has a scale of
 0-5 bytes (its own stream), and an epoch-1 amount is a mantissa with a log-uniform bit
@@ -38,7 +44,7 @@ reserve1)`` at log index i and ``Swap(sender, amount0In, amount1In, amount0Out, 
 to)`` at i + 1, same block (``swap`` calls ``_update``, which logs Sync, before it logs
 Swap); both directions about equally often. In a block the pool logs follow its other logs.
 The measured epoch has ``R × N`` trades (``--swaps``, default 0.35: 2 × 0.35 N pool logs,
-41 % of the epoch's logs, on top of the N Transfers), epoch 0 a tenth of that; a pool
+41 % of the epoch's logs, on top of the N Transfers), each history epoch a tenth of that; a pool
 trades as often as its LP token is popular (same weights). Reserves are ``m << 8s``: a
 per-pool side scale ``s`` of 2-5 bytes and a mantissa ``m`` below 2**62 (checked), so
 reserves lie between about 2**70 and 2**100 (below 2**102 by construction, far from
@@ -47,7 +53,8 @@ uint112's limit); amounts are 2**63-2**91 for 90 % of them (median 2**76; 92 % a
 moves the pool to a new price state (log price i.i.d. normal, sigma 0.01, around the
 pool's base) with ``m0 · m1`` constant (x·y constant up to rounding); the amounts are the
 exact reserve differences, so every Sync is the previous Sync plus the Swap's in minus out.
-State carries across chunks and epochs, so epoch 1 opens with epoch 0's closing reserves.
+State carries across chunks and epochs, so each epoch opens with the previous one's closing
+reserves.
 
 Everything is vectorised with numpy and written chunk by chunk (one random stream per
 chunk, derived from the seed; the pool events from their own streams, so ``--swaps 0``
@@ -59,6 +66,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -67,13 +75,15 @@ import pyarrow.parquet as pq
 
 from aimg_pipeline.lib.events import TOPIC0
 
-GENERATOR_VERSION = 3
+GENERATOR_VERSION = 4
 NETWORK = "bench"
 GENESIS = 1_767_225_600  # 2026-01-01T00:00:00Z
 EPOCH_SECONDS = 7 * 24 * 3600
 BLOCK_SECONDS = 12
 BLOCKS_PER_EPOCH = EPOCH_SECONDS // BLOCK_SECONDS  # 50,400
-EPOCHS = 2  # epoch 0 = history, epoch 1 = the measured epoch
+HISTORY_EPOCHS = 8  # epochs 0..7 before the measured one
+MEASURED_EPOCH = HISTORY_EPOCHS
+EPOCHS = HISTORY_EPOCHS + 1
 FILE_BLOCKS = 1_000  # cryo's default chunk size
 AGENTS = 333  # 1 + 333 * 3 = 1,000 position tokens
 INITIAL_EMISSION = 1_000_000 * 10**18
@@ -119,6 +129,7 @@ class World:
         owners = np.repeat(np.arange(self.accounts, dtype=np.int64), sizes)
         popularity = 1.0 / (np.arange(len(self.token_addr)) + 10.0)
         popularity /= popularity.sum()
+        self.popularity = popularity
         tokens = rng.choice(len(self.token_addr), size=len(owners), p=popularity)
         keys = np.unique(tokens.astype(np.int64) * self.accounts + owners)  # by token, account
         self.h_token = (keys // self.accounts).astype(np.int64)
@@ -311,6 +322,40 @@ class Chunk:
         })
 
 
+class _Cohorts:
+    """The new holders of every epoch: ``N / 80`` fresh accounts per epoch, each minting
+    one holding in its epoch and burning all of it in the next (it never trades, so the
+    burn is exactly the mint); the measured epoch's cohort keeps its holdings."""
+
+    def __init__(self, world: World, logs: int, seed: int) -> None:
+        rng = np.random.default_rng([seed, 6])
+        self.size = max(100, logs // 80)
+        self.account = [_addresses(rng, self.size) for _ in range(EPOCHS)]
+        token = [rng.choice(len(world.token_addr), size=self.size, p=world.popularity)
+                 for _ in range(EPOCHS)]
+        self.token = [world.token_addr[t] for t in token]
+        value = [rng.integers(1 << 62, 1 << 63, size=self.size, dtype=np.uint64) * 2
+                 for _ in range(EPOCHS)]
+        self.words = [_scaled_words(v, 1 + world.token_scale[t])
+                      for v, t in zip(value, token, strict=True)]
+
+    def add(self, chunk: Chunk, epoch: int, c: int, chunks: int,
+            blocks: Callable[[int], np.ndarray]) -> int:
+        """Chunk ``c`` of ``epoch``: its share of this cohort's mints and of the previous
+        cohort's burns; returns the Transfer logs added."""
+        zero = _padded(np.zeros((1, 20), np.uint8))
+        a, b = self.size * c // chunks, self.size * (c + 1) // chunks
+        parts = [(epoch, True)] + ([(epoch - 1, False)] if epoch else [])
+        for cohort, mint in parts:
+            n = b - a
+            holder = _padded(self.account[cohort][a:b])
+            ends = np.broadcast_to(zero, (n, 32))
+            chunk.add(_TRANSFER, blocks(n), self.token[cohort][a:b],
+                      [ends, holder, None] if mint else [holder, ends, None],
+                      self.words[cohort][a:b])
+        return (b - a) * len(parts)
+
+
 def _share(total: int, chunk: int, chunks: int) -> int:
     """How many of ``total`` items fall in chunk ``chunk`` of ``chunks`` (exact split)."""
     return total * (chunk + 1) // chunks - total * chunk // chunks
@@ -414,9 +459,10 @@ def generate(logs: int, out: Path, seed: int = 7,
     votes, contributions = logs // 200, logs // 2_000
     mint_order = np.random.default_rng([seed, 1]).permutation(world.holdings)
     sends = np.zeros(world.holdings, np.int64)
-    counts = {"epoch0_logs": 0, "epoch1_logs": 0, "epoch1_transfers": 0,
-              "epoch0_pool_logs": 0, "epoch1_pool_logs": 0}
-    trades = [round(logs * swaps) // 10, round(logs * swaps)]  # epoch 0, epoch 1
+    epoch_logs, pool_logs_by_epoch = [0] * EPOCHS, [0] * EPOCHS
+    measured_transfers = 0
+    trades = [round(logs * swaps) // 10] * HISTORY_EPOCHS + [round(logs * swaps)]
+    cohorts = _Cohorts(world, logs, seed)
     state = np.zeros((len(world.pool_token), 2), np.int64)  # reserve mantissas per pool
     contribution_serial = 0
     for epoch in range(EPOCHS):
@@ -430,6 +476,7 @@ def generate(logs: int, out: Path, seed: int = 7,
                        hi: int = hi) -> np.ndarray:
                 return rng.integers(lo, hi + 1, size=n, dtype=np.int64)
 
+            n_transfers = cohorts.add(chunk, epoch, c, chunks, blocks)
             if epoch == 0:  # opening mints: one per holding, big (>= 2**78)
                 a = world.holdings * c // chunks
                 b = world.holdings * (c + 1) // chunks
@@ -439,12 +486,12 @@ def generate(logs: int, out: Path, seed: int = 7,
                              [_padded(np.broadcast_to(zero, (len(h), 20))),
                               _padded(world.account_addr[world.h_account[h]]), None],
                              _scaled_words(value, 1 + world.token_scale[world.h_token[h]]))
-                n_transfers = len(h)
+                n_transfers += len(h)
                 n_votes, n_contrib = _share(max(votes // 10, 1), c, chunks), _share(
                     max(contributions // 10, 1), c, chunks)
             else:
-                n = _share(logs, c, chunks)
-                n_transfers = n
+                n = _share(logs if epoch == MEASURED_EPOCH else logs // 10, c, chunks)
+                n_transfers += n
                 kind = rng.random(n)
                 src = rng.integers(0, world.holdings, size=n)
                 tok = world.h_token[src]
@@ -463,7 +510,9 @@ def generate(logs: int, out: Path, seed: int = 7,
                 chunk.add(_TRANSFER, blocks(n), world.token_addr[tok],
                              [_padded(sender), _padded(receiver), None],
                              _scaled_words(value, world.token_scale[tok]))
-                n_votes, n_contrib = _share(votes, c, chunks), _share(contributions, c, chunks)
+                scale = 1 if epoch == MEASURED_EPOCH else 10
+                n_votes, n_contrib = (_share(max(votes // scale, 1), c, chunks),
+                                      _share(max(contributions // scale, 1), c, chunks))
             if n_votes:
                 agent = rng.integers(0, AGENTS, size=n_votes)
                 voter = world.account_addr[rng.integers(0, world.accounts, size=n_votes)]
@@ -494,17 +543,17 @@ def generate(logs: int, out: Path, seed: int = 7,
                 pool_logs = _open_pools(chunk, world, state, lo) if epoch == c == 0 else 0
                 pool_logs += _trades(chunk, world, state, pool_rng,
                                      _share(trades[epoch], c, chunks), lo, hi)
-                counts[f"epoch{epoch}_pool_logs"] += pool_logs
+                pool_logs_by_epoch[epoch] += pool_logs
             table = chunk.table(rng)
-            counts[f"epoch{epoch}_logs"] += table.num_rows
-            if epoch == 1:
-                counts["epoch1_transfers"] += n_transfers
+            epoch_logs[epoch] += table.num_rows
+            if epoch == MEASURED_EPOCH:
+                measured_transfers += n_transfers
             name = f"{NETWORK}__logs__{lo:08d}_to_{hi:08d}.parquet"
             pq.write_table(table, files / f".{name}.tmp", compression="zstd")
             (files / f".{name}.tmp").rename(files / name)
     if sends.max() >= 1 << 11:
         raise AssertionError("a holding sends too often: balances could go negative")
-    # blocks: every block of both epochs plus one past the end (so epoch 1 is final)
+    # blocks: every block of every epoch plus one past the end (so the last one is final)
     last = EPOCHS * BLOCKS_PER_EPOCH
     rng = np.random.default_rng([seed, 3])
     numbers = np.arange(0, last + 1, dtype=np.int64)
@@ -517,8 +566,13 @@ def generate(logs: int, out: Path, seed: int = 7,
         "generator_version": GENERATOR_VERSION, "seed": seed, "logs": logs,
         "accounts": world.accounts, "position_tokens": len(world.token_addr),
         "holdings": world.holdings, "pools": len(world.pool_token),
-        "swaps_per_transfer": swaps, **counts,
-        "epoch1_pool_share": round(counts["epoch1_pool_logs"] / counts["epoch1_logs"], 4),
+        "swaps_per_transfer": swaps, "history_epochs": HISTORY_EPOCHS,
+        "measured_epoch": MEASURED_EPOCH, "epoch_logs": epoch_logs,
+        "epoch_pool_logs": pool_logs_by_epoch, "measured_transfers": measured_transfers,
+        "measured_pool_share": round(pool_logs_by_epoch[MEASURED_EPOCH]
+                                     / epoch_logs[MEASURED_EPOCH], 4),
+        "cohort_accounts": cohorts.size,
+        "cumulative_claimants": world.accounts + EPOCHS * cohorts.size,
         "seconds": round(time.monotonic() - started, 2),
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")

@@ -11,13 +11,13 @@ OpenZeppelin: ``100000,0``, 0 = all), ``BENCH_OZ_CAP`` (seconds per OZ run, 1800
 ``--no-compare`` skips the process_log and OpenZeppelin comparisons, ``--no-dagster`` the
 Dagster run.
 
-Per size, in fresh processes: generate the files (cached by size and seed), run epoch 0
-(the history that opens the measured epoch's balances and claims), then epoch 1, the
-measured one, through the stage functions (``bench/epoch.py``: a table per stage); then
-the same two epochs the way users run them, ``aimg materialize`` through Dagster with every
-check, the yield assets and the report, against a loopback JSON-RPC node serving the
-generated chain (``bench/dagster_run.py``, ``bench/chain_server.py``); then the comparisons
-on epoch 1's logs and claims.
+Per size, in fresh processes: generate the files (cached by size and seed), run the eight
+history epochs (0-7: the balances and the cumulative claims the measured epoch opens with,
+new holders every epoch), then epoch 8, the measured one, through the stage functions
+(``bench/epoch.py``: a table per stage); then the same epochs the way users run them,
+``aimg materialize`` through Dagster with every check, the yield assets and the report,
+against a loopback JSON-RPC node serving the generated chain (``bench/dagster_run.py``,
+``bench/chain_server.py``); then the comparisons on the measured epoch's logs and claims.
 """
 
 from __future__ import annotations
@@ -118,12 +118,15 @@ def main() -> None:
         generated = json.loads((data / "summary.json").read_text())
         work = base / data.name.replace("data-", "home-", 1)
         shutil.rmtree(work, ignore_errors=True)
-        print(f"\n== {logs:,} logs: epoch 0 (history), then epoch 1 (measured)", flush=True)
-        history = _python("bench.epoch", "--data", str(data), "--home", str(work),
-                          "--epoch", "0", out=work / "epoch0.json")
+        measured_epoch = generated["measured_epoch"]
+        print(f"\n== {logs:,} logs: epochs 0-{measured_epoch - 1} (history), then epoch "
+              f"{measured_epoch} (measured)", flush=True)
+        for epoch in range(measured_epoch):
+            history = _python("bench.epoch", "--data", str(data), "--home", str(work),
+                              "--epoch", str(epoch), out=work / f"epoch{epoch}.json")
         load_before = _load()
         measured = _python("bench.epoch", "--data", str(data), "--home", str(work),
-                           "--epoch", "1", out=work / "epoch1.json")
+                           "--epoch", str(measured_epoch), out=work / "measured.json")
         entry = {"logs": logs, "generated": generated, "history_epoch": history,
                  "epoch": measured, "load_before": load_before, "load_after": _load()}
         print(f"   load average before / after the measured epoch: {load_before} / "
@@ -145,11 +148,11 @@ def main() -> None:
         if logs == max(sizes) and not args.no_compare:
             print("== web3.py process_log on a sample of the same logs", flush=True)
             entry["process_log"] = _python(
-                "bench.compare", "process_log", "--home", str(work), "--epoch", "1",
+                "bench.compare", "process_log", "--home", str(work), "--epoch", str(measured_epoch),
                 "--sample", args.sample, out=work / "pl.json")
             print("== Merkle tree + all proofs vs @openzeppelin/merkle-tree", flush=True)
             entry["merkle"] = _python(
-                "bench.compare", "merkle", "--home", str(work), "--epoch", "1",
+                "bench.compare", "merkle", "--home", str(work), "--epoch", str(measured_epoch),
                 "--oz-sizes", args.oz_sizes, "--oz-cap", args.oz_cap,
                 out=work / "merkle.json")
         entry["ratios"] = _ratios(entry)
@@ -269,7 +272,7 @@ def checks(results: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def print_table(results: dict[str, Any], out: Path) -> None:
-    print("\nper size (measured epoch 1; seconds, peak RSS of the stage in MiB)")
+    print("\nper size (the measured epoch; seconds, peak RSS of the stage in MiB)")
     stages = list(results["sizes"][0]["epoch"]["stages"])
     print(f"{'logs':>12} " + " ".join(f"{s:>13}" for s in stages) + f" {'total':>8} {'peak':>9}"
           f" {'yield':>6} {'load':>5}")
