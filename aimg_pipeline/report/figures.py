@@ -228,11 +228,15 @@ def manifest_of(root: Path, epoch: int) -> dict[str, Any]:
 
 
 def names_of(config: Config | None) -> dict[str, tuple[str, str]]:
-    """Lowercase address -> (label, agent) for vaults, pools, agent treasuries, the treasury."""
+    """Lowercase address -> (label, agent) for vaults, pools, holders-redirect tokens, agent
+    treasuries, the treasury."""
     if config is None:
         return {}
     out: dict[str, tuple[str, str]] = {}
     for address, token in config.position_tokens().items():
+        if token.kind == "wrapper":  # a holders redirect's token (often the contract itself)
+            out[address.lower()] = ("wrapper token (holders redirect)", "-")
+            continue
         agent = token.agent or token.name
         label = f"{token.name} vault" if token.kind == "vault" else f"{token.name} pool"
         out[address.lower()] = (label, agent)
