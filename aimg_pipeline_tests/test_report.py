@@ -4,6 +4,7 @@ from Dagster's metadata, self-contained (no network), and a headless-Chromium sc
 from __future__ import annotations
 
 import base64
+import json
 import re
 import shutil
 import struct
@@ -287,3 +288,42 @@ def test_at_protocol_scale_the_vault_chart_shows_the_largest_vaults() -> None:
     assert [s.name for s in charted] == ["aimg vault"] + [
         f"agent{i:02d} vault" for i in (3, 6, 9, 1, 4, 7, 10)]
     assert charted[1].emission_apr == [0.03]
+
+
+def _trend_by_hand(folder: Path) -> tuple[int, Fraction]:
+    """Recipients and Gini of a published epoch from its allocations.csv, with the mean
+    absolute difference form of the Gini (sum |x_i - x_j| / (2 n sum x)), not the report's."""
+    import csv
+
+    received: dict[str, int] = {}
+    with open(folder / "allocations.csv", newline="") as handle:
+        for row in csv.DictReader(handle):
+            received[row["account"].lower()] = received.get(row["account"].lower(), 0) + int(
+                row["amount"])
+    xs = [v for v in received.values() if v > 0]
+    spread = sum(abs(a - b) for a in xs for b in xs)
+    return len(xs), Fraction(spread, 2 * len(xs) * sum(xs))
+
+
+def test_trend_points_are_kept_and_tied_to_the_manifest(demo: dict[str, Any],
+                                                        tmp_path: Path) -> None:
+    """An earlier epoch's trend point is read from its saved file only while that file was
+    computed from the manifest published now; otherwise it is computed again."""
+    from aimg_pipeline.report.figures import load_trend
+
+    home = tmp_path / "home"
+    shutil.copytree(demo["home"] / "published", home / "published")
+    shutil.copytree(demo["home"] / "reports", home / "reports")
+    root = home / "published"
+    for epoch in demo["epochs"]:
+        point = load_trend(home, root, epoch)
+        assert (point.recipients, point.gini) == _trend_by_hand(root / f"epoch-{epoch:05d}")
+    saved = home / "reports" / "epoch-00002.trend.json"
+    kept = json.loads(saved.read_text())
+    saved.write_text(json.dumps({**kept, "recipients": 1}))  # the saved point is what is read
+    assert load_trend(home, root, 2).recipients == 1
+    saved.write_text(json.dumps({**kept, "recipients": 1, "manifest_sha256": "0" * 64}))
+    assert load_trend(home, root, 2).recipients == _trend_by_hand(root / "epoch-00002")[0]
+    assert json.loads(saved.read_text()) == kept  # and saved again, for the manifest of now
+    saved.unlink()
+    assert load_trend(home, root, 2).recipients == kept["recipients"]

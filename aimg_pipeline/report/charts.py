@@ -11,7 +11,7 @@ from fractions import Fraction
 from typing import Any
 
 from aimg_pipeline.lib.policy import CHANNELS
-from aimg_pipeline.report.figures import WEI, EpochData
+from aimg_pipeline.report.figures import WEI, EpochData, TrendPoint
 from aimg_pipeline.report.yields import PoolSeries, VaultSeries
 
 TOP_N = 15
@@ -165,11 +165,11 @@ def plot_distribution(amounts: list[int], gini_text: str) -> str:
     return _png(fig)
 
 
-def plot_trends(history: list[EpochData]) -> str:
+def plot_trends(history: list[TrendPoint]) -> str:
     fig = _figure(11, 3.2)
     count, ineq = fig.subplots(1, 2)
     epochs = [d.epoch for d in history]
-    count.plot(epochs, [len(d.recipients) for d in history], marker="o", color="#4C72B0")
+    count.plot(epochs, [d.recipients for d in history], marker="o", color="#4C72B0")
     count.set_title("Recipients per epoch")
     count.set_xlabel("epoch")
     count.set_xticks(epochs)

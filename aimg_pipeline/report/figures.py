@@ -12,6 +12,7 @@ none for this root.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import mmap
 import os
@@ -135,6 +136,55 @@ class EpochData:
     def gini(self) -> Fraction:
         """The exact Gini coefficient of this epoch's amounts per recipient."""
         return gini(list(self.recipients.values()))
+
+
+@dataclass(frozen=True)
+class TrendPoint:
+    """What the epoch-over-epoch chart shows of one epoch: its recipients and their Gini."""
+
+    epoch: int
+    recipients: int
+    gini: Fraction
+
+
+def _trend_path(home: Path, epoch: int) -> Path:
+    return Path(home) / "reports" / f"epoch-{epoch:05d}.trend.json"
+
+
+def _manifest_sha256(root: Path, epoch: int) -> str:
+    return hashlib.sha256((epoch_folder(root, epoch) / MANIFEST).read_bytes()).hexdigest()
+
+
+def save_trend(home: Path, root: Path, data: EpochData) -> TrendPoint:
+    """Keep ``data``'s trend point beside its report (atomically), tied to the sha256 of
+    the manifest it was computed from, so later reports need not read its allocations.csv
+    again (the trend covers 12 epochs: otherwise each report reads 11 earlier CSVs)."""
+    point = TrendPoint(data.epoch, len(data.recipients), data.gini)
+    target = _trend_path(home, data.epoch)
+    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        temporary.write_text(json.dumps({
+            "manifest_sha256": _manifest_sha256(root, data.epoch),
+            "recipients": point.recipients,
+            "gini": [str(point.gini.numerator), str(point.gini.denominator)]}, sort_keys=True))
+        os.replace(temporary, target)
+    except OSError:  # a read-only home still gets its report; the next one recomputes
+        temporary.unlink(missing_ok=True)
+    return point
+
+
+def load_trend(home: Path, root: Path, epoch: int) -> TrendPoint:
+    """An earlier epoch's trend point: its saved one when it was computed from the manifest
+    published now (a republished epoch has another), else from its allocations.csv."""
+    try:
+        saved = json.loads(_trend_path(home, epoch).read_text())
+        if saved["manifest_sha256"] == _manifest_sha256(root, epoch):
+            numerator, denominator = (int(x) for x in saved["gini"])
+            return TrendPoint(epoch, int(saved["recipients"]), Fraction(numerator, denominator))
+    except (OSError, ValueError, KeyError, TypeError):
+        pass  # missing, unreadable or stale: computed again below
+    return save_trend(home, root, load_epoch(root, epoch, detail=False))
 
 
 # One pass over an epoch's allocations.csv (DuckDB reads it, every column as text): the

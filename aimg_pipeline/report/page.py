@@ -32,10 +32,12 @@ from aimg_pipeline.report.figures import (
     claim_amounts,
     fraction_text,
     load_epoch,
+    load_trend,
     manifest_of,
     names_of,
     percent,
     run_checks,
+    save_trend,
     signed,
     subpool_label,
     units,
@@ -234,11 +236,14 @@ def render(root: Path, epoch: int, config: Config | None = None,
     root = Path(root)
     home = root.parent if home is None else Path(home)
     data = load_epoch(root, epoch)
-    # each earlier epoch's allocations.csv is read once (amounts per account only)
-    history = [load_epoch(root, e, detail=False)
-               for e in range(max(0, epoch - TREND_EPOCHS + 1), epoch)]
-    previous = history[-1] if history else None
-    history.append(data)
+    # the previous epoch's allocations.csv is read (amounts per account); the earlier
+    # epochs of the trend come from the points their own reports saved
+    previous = load_epoch(root, epoch - 1, detail=False) if epoch else None
+    history = [load_trend(home, root, e)
+               for e in range(max(0, epoch - TREND_EPOCHS + 1), epoch - 1)]
+    if previous is not None:
+        history.append(save_trend(home, root, previous))
+    history.append(save_trend(home, root, data))
     names = names_of(config)
     m = data.manifest
     emissions = [int(manifest_of(root, e)["emission"]) for e in range(epoch + 1)]
