@@ -122,3 +122,18 @@ def test_the_demo_recipients_match_the_chain(demo: dict[str, Any]) -> None:
     section = last[last.index("<h2>Paid to contracts</h2>"):]
     section = section[:section.index("</section>")]
     assert "<td class=''>staking</td>" in section  # ...and the report says so per channel
+
+
+def test_code_is_asked_in_batches_of_a_thousand(tmp_path: Path) -> None:
+    """2,500 recipients cost 3 HTTP requests (at 10M logs: 1.25M recipients, ~1,250), not
+    the 25 of the 100-item batches used for blocks."""
+    chain = FakeChain()
+    for ts in range(3):
+        chain.add_block(ts)
+    warehouse = Warehouse(tmp_path)
+    people = {f"0x{n:040x}": (n,) for n in range(1, 2_501)}
+    epoch_rows(warehouse, 0, 2, people)
+    with chain.serve() as server:
+        client = ChainClient(server.url)
+        assert write_recipients(warehouse, client, 0) == {"eoa": 2_500}
+    assert client.stats["requests"] == 3
