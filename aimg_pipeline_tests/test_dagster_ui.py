@@ -27,6 +27,7 @@ import pytest
 import requests
 
 from aimg_pipeline import analytics, serve
+from aimg_pipeline.demo.scenario import _cs, _Driver
 from aimg_pipeline.home import PROJECT_ROOT
 from aimg_pipeline.lib.config import load_config
 from aimg_pipeline.orchestrate import materialize_epochs
@@ -105,7 +106,12 @@ def ui(tmp_path_factory: pytest.TempPathFactory, demo_chain):
     for key, value in env.items():
         patch.setenv(key, value)
     chain, summary = demo_chain["chain"], demo_chain["summary"]
-    shutil.copy(demo_chain["config_path"], config_path)
+    # a distributor of its own: other modules set roots and claim on the shared demo
+    # chain's, which the hand-off guard would rightly refuse ("foreign" root)
+    driver = _Driver(chain.url, seed=0)
+    distributor = driver.deploy("Distributor", _cs(summary["registry"]["aimg_token"]))
+    config_path.write_text(demo_chain["config_path"].read_text().replace(
+        summary["registry"]["distributor"], distributor.address.lower()))
     server = None
     try:
         env["AIMG_RPC_URL"] = chain.url
