@@ -19,6 +19,8 @@ from typing import Any
 
 from aimg_pipeline.publish.layout import file_sha256, sha256
 
+_THREADED = 4 << 20  # bytes: a file this large is written on a second thread
+
 
 class Artifact:
     """A large file's bytes kept in an anonymous temporary file instead of memory.
@@ -33,17 +35,28 @@ class Artifact:
     def __init__(self, pieces: Iterator[bytes | str], directory: Path | None = None) -> None:
         self._file = _spool_file(directory)
         digest, size = hashlib.sha256(), 0
-        # A second thread hashes and writes each piece (both release the GIL) while the
-        # next one is being rendered.
-        with ThreadPoolExecutor(max_workers=1) as writer:
-            pending: Future[None] | None = None
-            for piece in pieces:
-                data = piece.encode() if isinstance(piece, str) else piece
-                if pending is not None:
+        pieces = iter(pieces)
+        # A small file (a proof shard of a small epoch) is written here, whole; a large
+        # one's pieces are hashed and written by a second thread (both release the GIL)
+        # while the next piece is being rendered.
+        head: list[bytes] = []
+        for piece in pieces:
+            head.append(piece.encode() if isinstance(piece, str) else piece)
+            size += len(head[-1])
+            if size >= _THREADED:
+                break
+        else:
+            self._absorb(digest, b"".join(head))
+            pieces = None
+        if pieces is not None:
+            with ThreadPoolExecutor(max_workers=1) as writer:
+                pending: Future[None] = writer.submit(self._absorb, digest, b"".join(head))
+                del head
+                for piece in pieces:
+                    data = piece.encode() if isinstance(piece, str) else piece
                     pending.result()
-                pending = writer.submit(self._absorb, digest, data)
-                size += len(data)
-            if pending is not None:
+                    pending = writer.submit(self._absorb, digest, data)
+                    size += len(data)
                 pending.result()
         self._file.flush()
         self.sha256, self.size = digest.hexdigest(), size

@@ -51,15 +51,22 @@ _MAX_ENTRY = 256 << 20  # one claim (or tree value) this large is not one
 
 
 class Blocks:
-    """A file read in blocks of ``BLOCK`` bytes into one buffer, each new block placed after
-    what the previous one left over (``keep``); every byte is fed to the hasher once. The data
+    """A file read in blocks of ``BLOCK`` bytes (a smaller file: its size and one) into one
+    buffer, each new block placed after what the previous one left over (``keep``); every
+    byte is fed to the hasher once. The data
     sits at ``buf[FRONT:hi]``, with spaces (whitespace to any reader) before and after it, so
     that fixed-width windows may run past a string's ends."""
 
     def __init__(self, path: Path, hasher: Hasher) -> None:
         self.path, self.hasher = path, hasher
         self.digest = hasher.start(path.name)
-        self.buf = bytearray(b" ") * (FRONT + BLOCK + _BACK)
+        # a small file (a proof shard of a small epoch) gets a buffer its size, not 32 MiB:
+        # filling 256 such buffers took longer than reading the shards
+        try:
+            self.block = min(BLOCK, path.stat().st_size + 1)
+        except OSError:  # reported when it is opened
+            self.block = BLOCK
+        self.buf = bytearray(b" ") * (FRONT + self.block + _BACK)
         self.carry, self.base, self.dirty, self.hi = 0, -FRONT, FRONT, FRONT
         self.final = False
         self.pending: Future[None] | None = None
@@ -80,19 +87,19 @@ class Blocks:
         """The next block (after what was kept) as an array over the whole buffer."""
         if self.pending is not None:
             self.pending.result()  # the hasher is done with the buffer
-        carry = self.carry
-        if FRONT + carry + BLOCK + _BACK > len(self.buf):
-            grown = bytearray(b" ") * (FRONT + carry + BLOCK + _BACK)
+        carry, block = self.carry, self.block
+        if FRONT + carry + block + _BACK > len(self.buf):
+            grown = bytearray(b" ") * (FRONT + carry + block + _BACK)
             grown[FRONT:FRONT + carry] = self.buf[FRONT:FRONT + carry]
             self.buf, self.dirty = grown, FRONT + carry
         view = memoryview(self.buf)
         got = 0
-        while got < BLOCK:
-            n = self.handle.readinto(view[FRONT + carry + got:FRONT + carry + BLOCK])
+        while got < block:
+            n = self.handle.readinto(view[FRONT + carry + got:FRONT + carry + block])
             if not n:
                 break
             got += n
-        self.final = got < BLOCK
+        self.final = got < block
         self.pending = self.hasher.feed(self.digest, view[FRONT + carry:FRONT + carry + got])
         self.hi = hi = FRONT + carry + got
         if hi < self.dirty:  # the previous block's bytes beyond this one's data
