@@ -53,9 +53,9 @@ _MAX_ENTRY = 256 << 20  # one claim (or tree value) this large is not one
 class Blocks:
     """A file read in blocks of ``BLOCK`` bytes (a smaller file: its size and one) into one
     buffer, each new block placed after what the previous one left over (``keep``); every
-    byte is fed to the hasher once. The data
-    sits at ``buf[FRONT:hi]``, with spaces (whitespace to any reader) before and after it, so
-    that fixed-width windows may run past a string's ends."""
+    byte is fed to the hasher once. The data sits at ``buf[FRONT:hi]``, with spaces
+    (whitespace to any reader) before and after it, so that fixed-width windows may run past
+    a string's ends."""
 
     def __init__(self, path: Path, hasher: Hasher) -> None:
         self.path, self.hasher = path, hasher
