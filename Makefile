@@ -19,7 +19,7 @@ demo: install  ## local chain, seeded scenario, every closed epoch through Dagst
 	$(BIN)/aimg demo
 
 test: install  ## the whole test suite
-	$(BIN)/python -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
 dev: install  ## the Dagster UI on 127.0.0.1:3000 with the demo chain behind it
 	$(BIN)/aimg dev

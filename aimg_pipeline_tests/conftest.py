@@ -68,23 +68,3 @@ def demo_env(demo: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> dict[str,
     for name, value in demo["env"].items():
         monkeypatch.setenv(name, value)
     return demo
-
-
-# The slowest modules first (seconds of one worker, `--durations` of `make test` on 2 cores,
-# 2026-12-08: the UI ~350, crash safety ~170, the bulk-decoding and economics properties
-# ~180 each, the modules that build the demo ~150 more). `make test` runs the files on two
-# workers in this order (`--dist loadfile --no-loadscope-reorder`), so the long ones start
-# at once and the short ones fill in after them. xdist's default order (most tests first)
-# left the UI backfill, five tests, to start last on one worker while the other sat idle.
-SLOW_FIRST = ("test_dagster_ui", "test_transfer_fast_path", "test_economics_properties",
-              "test_crash_safety", "test_redirects", "test_run_order", "test_verify",
-              "test_real_contracts", "test_publish", "test_demo", "test_columnar_rewards",
-              "test_decode_fuzz", "test_concurrency")
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Put the modules of ``SLOW_FIRST`` first, in that order (a stable sort: each module's
-    tests keep their order, as do the other modules)."""
-    rank = {name: i for i, name in enumerate(SLOW_FIRST)}
-    items.sort(key=lambda item: rank.get(
-        item.nodeid.split("::")[0].rsplit("/", 1)[-1].removesuffix(".py"), len(rank)))
