@@ -33,9 +33,9 @@ from aimg_pipeline.ingest.chain import ChainClient
 from aimg_pipeline.publish.artifacts import EpochRelease, build_files
 from aimg_pipeline.publish.folder import publish
 from aimg_pipeline.publish.lookup import find_claim
+from aimg_pipeline_tests.nodejs import JS_DIR, js_node
 from aimg_pipeline_tests.realchain import driver
 
-JS = Path(__file__).resolve().parent / "js"
 DEMO_BUILD = Path(__file__).resolve().parents[1] / "aimg_pipeline" / "demo" / "build"
 R0, R1, R2, R3 = ("0x" + c * 64 for c in "abcd")
 ROOTS = {0: R0, 1: R1, 2: R2, 3: R3}
@@ -87,9 +87,9 @@ def test_max_top_up() -> None:
 def builder_check(tmp_path: Path, batch: dict[str, Any], abis: dict[str, Any]) -> dict[str, Any]:
     (tmp_path / "batch.json").write_text(json.dumps(batch))
     (tmp_path / "abis.json").write_text(json.dumps({k.lower(): v for k, v in abis.items()}))
-    done = subprocess.run(["node", str(JS / "safe_batch_check.mjs"), str(tmp_path / "batch.json"),
-                           str(tmp_path / "abis.json")], capture_output=True, text=True,
-                          check=False, timeout=60)
+    done = subprocess.run([js_node(), str(JS_DIR / "safe_batch_check.mjs"),
+                           str(tmp_path / "batch.json"), str(tmp_path / "abis.json")],
+                          capture_output=True, text=True, check=False, timeout=60)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
 

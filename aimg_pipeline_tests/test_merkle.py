@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import shutil
 import subprocess
 import threading
 import time
@@ -33,9 +32,9 @@ from aimg_pipeline.lib.merkle import (
     leaf_hash,
     verify_proof,
 )
+from aimg_pipeline_tests.nodejs import JS_DIR, js_node
 
 HERE = Path(__file__).parent
-JS_DIR = HERE / "js"
 ORACLE = JS_DIR / "oz_oracle.mjs"
 VECTORS = json.loads((HERE / "fixtures" / "merkle_vectors.json").read_text())["vectors"]
 MAX = 2**256 - 1
@@ -98,24 +97,7 @@ def test_single_leaf_tree_is_the_leaf() -> None:
 @pytest.fixture(scope="module")
 def oz_oracle() -> Any:
     """Return a function running oz_oracle.mjs; installs node_modules with `npm ci` if needed."""
-    node, npm = shutil.which("node"), shutil.which("npm")
-    if node is None:
-        pytest.skip("node is not installed: live OpenZeppelin comparison skipped")
-    if not (JS_DIR / "node_modules" / "@openzeppelin" / "merkle-tree").is_dir():
-        if npm is None:
-            pytest.skip("npm is not installed: cannot install @openzeppelin/merkle-tree")
-        try:
-            done = subprocess.run(
-                [npm, "ci", "--no-audit", "--no-fund"],
-                cwd=JS_DIR,
-                capture_output=True,
-                text=True,
-                timeout=300,
-            )
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            pytest.skip(f"`npm ci` in {JS_DIR} failed: {exc}")
-        if done.returncode != 0:
-            pytest.skip(f"`npm ci` in {JS_DIR} failed (offline?): {done.stderr.strip()[-500:]}")
+    node = js_node()
 
     def run(mode: str, payload: dict[str, Any]) -> dict[str, Any]:
         done = subprocess.run(

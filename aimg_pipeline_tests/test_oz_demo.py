@@ -5,7 +5,6 @@ by the same library) check that the published files carry OpenZeppelin's roots a
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -13,26 +12,16 @@ from typing import Any
 import pytest
 
 from aimg_pipeline.publish.artifacts import EpochRelease, build_files
+from aimg_pipeline_tests.nodejs import JS_DIR, js_node
 
 HERE = Path(__file__).parent
-JS_DIR = HERE / "js"
 ORACLE = JS_DIR / "oz_oracle.mjs"
 VECTORS = json.loads((HERE / "fixtures" / "merkle_vectors.json").read_text())["vectors"]
 
 
 def node_oracle(mode: str, payload: dict[str, Any]) -> dict[str, Any]:
     """Run oz_oracle.mjs (the Merkle helper's), skipping with the reason when it cannot run."""
-    node, npm = shutil.which("node"), shutil.which("npm")
-    if node is None:
-        pytest.skip("node is not installed: OpenZeppelin check skipped (vectors still run)")
-    if not (JS_DIR / "node_modules" / "@openzeppelin" / "merkle-tree").is_dir():
-        if npm is None:
-            pytest.skip("npm is not installed: cannot install @openzeppelin/merkle-tree")
-        done = subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=JS_DIR,
-                              capture_output=True, text=True, timeout=300, check=False)
-        if done.returncode != 0:
-            pytest.skip(f"`npm ci` in {JS_DIR} failed (offline?): {done.stderr[-300:]}")
-    done = subprocess.run([node, str(ORACLE), mode], input=json.dumps(payload),
+    done = subprocess.run([js_node(), str(ORACLE), mode], input=json.dumps(payload),
                           capture_output=True, text=True, cwd=JS_DIR, timeout=600, check=False)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
