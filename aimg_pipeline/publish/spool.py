@@ -41,19 +41,18 @@ class Artifact:
         # while the next piece is being rendered.
         head: list[bytes] = []
         for piece in pieces:
-            head.append(piece.encode() if isinstance(piece, str) else piece)
+            head.append(_bytes(piece))
             size += len(head[-1])
             if size >= _THREADED:
                 break
-        else:
+        if size < _THREADED:  # every piece was read
             self._absorb(digest, b"".join(head))
-            pieces = None
-        if pieces is not None:
+        else:
             with ThreadPoolExecutor(max_workers=1) as writer:
                 pending: Future[None] = writer.submit(self._absorb, digest, b"".join(head))
                 del head
                 for piece in pieces:
-                    data = piece.encode() if isinstance(piece, str) else piece
+                    data = _bytes(piece)
                     pending.result()
                     pending = writer.submit(self._absorb, digest, data)
                     size += len(data)
@@ -103,6 +102,10 @@ def _spool_file(directory: Path | None) -> Any:
         else:
             return open(fd, "w+b")  # noqa: SIM115 (lives as long as the artifact)
     return tempfile.TemporaryFile()  # noqa: SIM115
+
+
+def _bytes(piece: bytes | str) -> bytes:
+    return piece.encode() if isinstance(piece, str) else piece
 
 
 def file_bytes(value: bytes | Artifact) -> bytes:
